@@ -1,0 +1,48 @@
+"""Real datasets that install offline, each with fixed, seeded, documented splits.
+
+`load(name)` returns a `Dataset` bundle: train and test splits, feature or class names, the
+task, a description of the split and the provenance (source, licence, how to install). A
+missing source raises `DatasetMissingError` with the exact command that installs it.
+
+Example:
+
+    import datasets
+    data = datasets.load("digits")
+    data.X_train.shape, data.class_names, data.provenance["licence"]
+"""
+
+import difflib
+
+from datasets.base import Dataset, DatasetMissingError
+from datasets.fashion_mnist import load_fashion_mnist
+from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
+
+__all__ = ["Dataset", "DatasetMissingError", "list_datasets", "load"]
+
+LOADERS = {
+    "breast_cancer": load_breast_cancer,
+    "diabetes": load_diabetes,
+    "digits": load_digits,
+    "fashion_mnist": load_fashion_mnist,
+}
+
+
+def list_datasets():
+    """Returns the sorted names `load` accepts."""
+    return sorted(LOADERS)
+
+
+def load(name):
+    """Loads the dataset `name` (see `list_datasets()`) as a `Dataset`.
+
+    Example:
+
+        data = load("fashion_mnist")     # 60,000 train and 10,000 test images
+    """
+    if name not in LOADERS:
+        close = difflib.get_close_matches(str(name), LOADERS, n=3, cutoff=0.4)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"No dataset is named {name!r}.{hint} Known datasets: {', '.join(sorted(LOADERS))}."
+        )
+    return LOADERS[name]()

@@ -1,0 +1,45 @@
+"""The bundle every dataset loader returns."""
+
+import dataclasses
+
+import numpy as np
+
+
+class DatasetMissingError(RuntimeError):
+    """Raised when a dataset's source is not installed; the message says how to install it."""
+
+
+@dataclasses.dataclass
+class Dataset:
+    """Train and test splits of one dataset, with what a user needs to know about it.
+
+    Attributes:
+        name: the `datasets.load` name.
+        task: "classification" or "regression".
+        X_train, y_train, X_test, y_test: NumPy arrays (features raw, as the source has them).
+        split: how the test split was made (fixed and seeded).
+        feature_names: names of the feature columns (tabular data), else None.
+        class_names: names of the classes, indexed by label (classification), else None.
+        provenance: source, licence, install command and citation.
+    """
+
+    name: str
+    task: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    split: str
+    provenance: dict
+    feature_names: list = None
+    class_names: list = None
+
+    def describe(self):
+        """Returns the provenance and split as one dict (for model cards and manifests)."""
+        return {
+            "name": self.name,
+            "split": self.split,
+            "train_size": len(self.X_train),
+            "test_size": len(self.X_test),
+            **self.provenance,
+        }

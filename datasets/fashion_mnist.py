@@ -1,0 +1,79 @@
+"""Fashion-MNIST from the Debian package `dataset-fashion-mnist` (MIT licence).
+
+The official split: 60,000 training and 10,000 test images, 28x28 grayscale, 10 classes.
+The files are read from `/usr/share/datasets/fashion-mnist` (or `$FASHION_MNIST_DIR`).
+"""
+
+import gzip
+import os
+import pathlib
+
+import numpy as np
+
+from datasets.base import Dataset, DatasetMissingError
+
+DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
+INSTALL = "sudo apt-get install dataset-fashion-mnist"
+CLASS_NAMES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+
+
+def read_idx(path):
+    """Reads a gzipped IDX file (the MNIST format) into a NumPy array."""
+    with gzip.open(path, "rb") as file:
+        data = file.read()
+    magic = int.from_bytes(data[0:4], "big")
+    dimensions = magic & 0xFF
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dimensions)]
+    offset = 4 + 4 * dimensions
+    array = np.frombuffer(data, dtype=np.uint8, offset=offset)
+    if array.size != int(np.prod(shape)):
+        raise ValueError(f"{path} is truncated: expected {shape}, found {array.size} values.")
+    return array.reshape(shape)
+
+
+def load_fashion_mnist():
+    """Loads Fashion-MNIST: raw pixels 0..255 as float32 (N, 28, 28), labels 0..9.
+
+    Example:
+
+        data = load_fashion_mnist()
+        data.X_train.shape, data.class_names[9]     # (60000, 28, 28), 'Ankle boot'
+    """
+    directory = pathlib.Path(os.environ.get("FASHION_MNIST_DIR", DEFAULT_DIR))
+    files = {
+        part: directory / f"{part}-ubyte.gz"
+        for part in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")
+    }
+    missing = [str(path) for path in files.values() if not path.exists()]
+    if missing:
+        raise DatasetMissingError(
+            f"Fashion-MNIST is not installed (missing {', '.join(missing)}). "
+            f"Install it with: {INSTALL}"
+        )
+    return Dataset(
+        name="fashion_mnist",
+        task="classification",
+        X_train=read_idx(files["train-images-idx3"]).astype("float32"),
+        y_train=read_idx(files["train-labels-idx1"]).astype("int64"),
+        X_test=read_idx(files["t10k-images-idx3"]).astype("float32"),
+        y_test=read_idx(files["t10k-labels-idx1"]).astype("int64"),
+        split="official split: 60,000 train (train-*), 10,000 test (t10k-*)",
+        class_names=list(CLASS_NAMES),
+        provenance={
+            "source": f"Zalando Fashion-MNIST, Debian package dataset-fashion-mnist ({directory})",
+            "licence": "MIT",
+            "install": INSTALL,
+            "citation": "Xiao, Rasul & Vollgraf (2017), arXiv:1708.07747",
+        },
+    )

@@ -1,0 +1,357 @@
+"""The scikit-learn estimator base shared by the zoo's task pipelines.
+
+`ZooEstimator` follows scikit-learn's rules: `__init__` only stores its arguments, fitted
+attributes end in "_", and builder arguments of the zoo entry are routed with a `model__`
+prefix (`ZooClassifier("cnn-digits", model__dropout=0.5)`), so `clone`, `GridSearchCV`,
+`Pipeline` and `pickle` work. Training goes through `pipelines.data.make_dataset` (tf.data)
+on whichever backend Keras runs.
+"""
+
+import copy
+import pathlib
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted
+
+import zoo
+from pipelines import data
+
+MODEL_PREFIX = "model__"
+
+
+class ZooEstimator(BaseEstimator):
+    """Base of the estimators that train a zoo model (see `ZooClassifier`).
+
+    Args:
+        model: the zoo name, e.g. "cnn-fashion-mnist".
+        epochs: training epochs (default: the entry's recipe).
+        batch_size: samples per batch (default: the entry's recipe).
+        learning_rate: optimizer learning rate (default: the entry's recipe).
+        optimizer: a Keras optimizer name ("adam", "adamw", "sgd", "rmsprop").
+        validation_split: fraction of the training data held out (seeded) for validation.
+        callbacks: Keras callbacks (e.g. `keras.callbacks.EarlyStopping`), copied per fit.
+        class_weight: classifiers only: "balanced", or {label: weight} in the user's labels.
+        random_state: seed for the initialisation, the shuffling and the validation split.
+        warm_start: when fitted already, `fit` continues training the same model.
+        pretrained: start from the entry's shipped weights instead of a random init.
+        verbose: Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+        **model_params: builder arguments prefixed with `model__`, e.g. `model__dropout=0.5`.
+    """
+
+    _task = None
+
+    def __init__(
+        self,
+        model,
+        *,
+        epochs=None,
+        batch_size=None,
+        learning_rate=None,
+        optimizer="adam",
+        validation_split=0.0,
+        callbacks=None,
+        class_weight=None,
+        random_state=None,
+        warm_start=False,
+        pretrained=False,
+        verbose=0,
+        **model_params,
+    ):
+        self.model = model
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.validation_split = validation_split
+        self.callbacks = callbacks
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.pretrained = pretrained
+        self.verbose = verbose
+        for key, value in model_params.items():
+            if not key.startswith(MODEL_PREFIX):
+                raise TypeError(
+                    f"{type(self).__name__} got an unexpected argument {key!r}. Builder "
+                    f"arguments take the prefix {MODEL_PREFIX!r}, e.g. model__dropout=0.5."
+                )
+            setattr(self, key, value)
+
+    # -- scikit-learn parameter protocol ---------------------------------------------------
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep=False)
+        params.update({k: v for k, v in vars(self).items() if k.startswith(MODEL_PREFIX)})
+        return params
+
+    def set_params(self, **params):
+        plain = {}
+        for key, value in params.items():
+            if key.startswith(MODEL_PREFIX):
+                setattr(self, key, value)
+            else:
+                plain[key] = value
+        return super().set_params(**plain)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _entry(self):
+        return zoo.get_entry(self.model)
+
+    def _setting(self, name):
+        value = getattr(self, name)
+        if value is None:
+            value = self._entry().recipe.get(name, {"epochs": 10, "batch_size": 32}.get(name))
+        return value
+
+    def _model_overrides(self):
+        return {k[len(MODEL_PREFIX) :]: v for k, v in self.get_params().items() if k.startswith(MODEL_PREFIX)}
+
+    def _build_model(self, data_overrides):
+        """Builds the zoo model with the user's `model__` arguments and data-set shapes."""
+        entry = self._entry()
+        overrides = self._model_overrides()
+        for key, value in data_overrides.items():
+            if key not in entry.defaults:
+                continue
+            if key in overrides and overrides[key] != value:
+                raise ValueError(
+                    f"model__{key}={overrides[key]!r} contradicts the training data, "
+                    f"which needs {key}={value!r}."
+                )
+            overrides[key] = value
+        weights = "pretrained" if self.pretrained else None
+        return zoo.get(self.model, weights=weights, **overrides)
+
+    def _compile(self, model):
+        learning_rate = self._setting("learning_rate") or 1e-3
+        optimizer = keras.optimizers.get(
+            {"class_name": self.optimizer, "config": {"learning_rate": learning_rate}}
+        )
+        model.compile(optimizer=optimizer, loss=self._loss(), metrics=self._metrics())
+
+    # -- task hooks (ZooClassifier, ZooRegressor) ------------------------------------------
+
+    def _loss(self):
+        raise NotImplementedError
+
+    def _metrics(self):
+        raise NotImplementedError
+
+    def _encode_targets(self, y, fitting):
+        """Validated targets as the model trains on them; `fitting` sets fitted state."""
+        raise NotImplementedError
+
+    def _dataset_targets(self, targets):
+        """Sets fitted state from the targets of a tf.data.Dataset (a 1-D array)."""
+        raise NotImplementedError
+
+    def _sample_weights(self, y):
+        return None
+
+    def _task_overrides(self):
+        return {}
+
+    # -- the estimator API -----------------------------------------------------------------
+
+    def fit(self, X, y=None, validation_data=None):
+        """Trains the zoo model on X, y through a tf.data pipeline.
+
+        Args:
+            X: array or DataFrame (one-input models), dict of arrays keyed by input name,
+                or a `tf.data.Dataset` of (x, y) elements (batched or not).
+            y: targets (None when X is a dataset).
+            validation_data: (X_val, y_val) evaluated after every epoch (a dataset of
+                (x, y) when X is a dataset).
+
+        Returns:
+            self.
+        """
+        if self.random_state is not None:
+            keras.utils.set_random_seed(self.random_state)
+        continuing = self.warm_start and hasattr(self, "model_")
+        if isinstance(X, tf.data.Dataset):
+            if y is not None:
+                raise ValueError(
+                    "When X is a tf.data.Dataset, y must be None: the dataset yields it."
+                )
+            train, validation = self._datasets_from_tf_data(X, validation_data, continuing)
+        else:
+            if y is None:
+                raise ValueError(f"{type(self).__name__}.fit needs y. Received: y=None")
+            train, validation = self._datasets_from_arrays(X, y, validation_data, continuing)
+        history = self.model_.fit(
+            train,
+            validation_data=validation,
+            epochs=self._setting("epochs"),
+            callbacks=copy.deepcopy(self.callbacks) or [],
+            shuffle=False,  # the tf.data pipeline shuffles
+            verbose=self.verbose,
+        )
+        previous = getattr(self, "history_", {}) if continuing else {}
+        self.history_ = {
+            key: list(previous.get(key, [])) + [float(v) for v in values]
+            for key, values in history.history.items()
+        }
+        return self
+
+    def _datasets_from_arrays(self, X, y, validation_data, continuing):
+        targets = self._encode_targets(y, fitting=not continuing)
+        if not continuing:
+            overrides = self._task_overrides()
+            if not isinstance(X, dict):
+                features = data.as_array(X, "X")
+                if features.ndim == 2:
+                    overrides["num_features"] = features.shape[1]
+            self.model_ = self._build_model(overrides)
+        x = data.as_input_dict(X, self.model_)
+        data.check_same_length({"X": next(iter(x.values())), "y": targets})
+        weights = self._sample_weights(targets)
+        x, targets, weights, validation = self._split_validation(x, targets, weights)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (X_val, y_val).")
+            x_val = data.as_input_dict(validation_data[0], self.model_)
+            y_val = self._encode_targets(validation_data[1], fitting=False)
+            data.check_same_length({"X_val": next(iter(x_val.values())), "y_val": y_val})
+            validation = (x_val, y_val)
+        if not continuing:
+            if not self.pretrained:
+                adapt_normalizers(self.model_, x, targets)
+            self._compile(self.model_)
+        batch_size = self._setting("batch_size")
+        train = data.make_dataset(
+            x, targets, weights, batch_size, shuffle=True, seed=self.random_state
+        )
+        if validation is not None:
+            validation = data.make_dataset(*validation, batch_size=max(batch_size, 256))
+        return train, validation
+
+    def _datasets_from_tf_data(self, dataset, validation_data, continuing):
+        spec = dataset.element_spec
+        if not isinstance(spec, tuple) or len(spec) != 2:
+            raise ValueError(
+                "A tf.data.Dataset given to fit must yield (x, y) pairs. "
+                f"Received elements: {spec}"
+            )
+        targets = np.concatenate(
+            [np.reshape(y, (-1,)) for y in dataset.map(lambda x, y: y).as_numpy_iterator()]
+        )
+        if not continuing:
+            self._dataset_targets(targets)
+            self.model_ = self._build_model(self._task_overrides())
+        batch_size = self._setting("batch_size")
+        train = data.prepare_user_dataset(dataset, self.model_, batch_size)
+        if not continuing:
+            if not self.pretrained:
+                x = {
+                    tensor.name: train.map(
+                        lambda x, y, name=tensor.name: x[name] if isinstance(x, dict) else x
+                    )
+                    for tensor in self.model_.inputs
+                }
+                adapt_normalizers(self.model_, x, targets)
+            self._compile(self.model_)
+        validation = None
+        if validation_data is not None:
+            validation = data.prepare_user_dataset(validation_data, self.model_, batch_size)
+        return train, validation
+
+    def _split_validation(self, x, y, weights):
+        """Holds out `validation_split` of the samples (seeded; stratified for classes)."""
+        if not self.validation_split:
+            return x, y, weights, None
+        if not 0 < self.validation_split < 1:
+            raise ValueError(
+                f"validation_split must be in (0, 1). Received: {self.validation_split!r}"
+            )
+        train_idx, val_idx = train_test_split(
+            np.arange(len(y)),
+            test_size=self.validation_split,
+            random_state=self.random_state,
+            stratify=y if self._task == "classification" else None,
+        )
+        x_train = {name: array[train_idx] for name, array in x.items()}
+        x_val = {name: array[val_idx] for name, array in x.items()}
+        w_train = None if weights is None else weights[train_idx]
+        return x_train, y[train_idx], w_train, (x_val, y[val_idx])
+
+    def _predict_raw(self, X):
+        """Runs the fitted model on X and returns its raw output."""
+        check_is_fitted(self, "model_")
+        batch_size = self._setting("batch_size")
+        if isinstance(X, tf.data.Dataset):
+            dataset = data.prepare_user_dataset(X, self.model_, batch_size)
+            dataset = dataset.map(lambda *parts: parts[0])
+        else:
+            dataset = data.make_dataset(
+                data.as_input_dict(X, self.model_), batch_size=max(batch_size, 256)
+            )
+        return self.model_.predict(dataset, verbose=0)
+
+    def export(self, path, format="saved_model", version=1):
+        """Exports the fitted model (see `pipelines.export.export_model`).
+
+        Example:
+
+            clf.export("exports", format="onnx")
+        """
+        from pipelines.export import export_model
+
+        check_is_fitted(self, "model_")
+        return export_model(
+            self.model_, path, format=format, version=version, labels=self._labels()
+        )
+
+    def _labels(self):
+        return None
+
+    # -- pickling: the Keras model travels as a .keras archive ------------------------------
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "model_" in state:
+            state["model_"] = model_to_bytes(state["model_"])
+        return state
+
+    def __setstate__(self, state):
+        if "model_" in state:
+            state["model_"] = model_from_bytes(state["model_"])
+        self.__dict__.update(state)
+
+
+def adapt_normalizers(model, x, y):
+    """Adapts the model's `Normalization` layers on the training data.
+
+    A `Normalization` fed by a model input is adapted on that input; an inverted one that
+    is a model output (regression targets) is adapted on the targets.
+    """
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.Normalization):
+            continue
+        if layer.invert and layer.name in model.output_names:
+            layer.adapt(np.asarray(y, "float32").reshape(len(y), -1))
+        elif getattr(layer.input, "name", None) in x:
+            layer.adapt(x[layer.input.name])
+
+
+def model_to_bytes(model):
+    """Serializes a Keras model (architecture, weights, optimizer) to .keras bytes."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = pathlib.Path(directory) / "model.keras"
+        model.save(path)
+        return path.read_bytes()
+
+
+def model_from_bytes(payload):
+    """Rebuilds a Keras model from `model_to_bytes` output (safe mode)."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = pathlib.Path(directory) / "model.keras"
+        path.write_bytes(payload)
+        return keras.saving.load_model(path, safe_mode=True)
+

@@ -1,0 +1,98 @@
+"""`ZooClassifier`: a scikit-learn classifier over any classification entry of the zoo."""
+
+import numpy as np
+import pandas as pd
+from sklearn.base import ClassifierMixin
+from sklearn.utils.class_weight import compute_class_weight
+
+from pipelines.base import ZooEstimator
+
+
+class ZooClassifier(ClassifierMixin, ZooEstimator):
+    """Trains a zoo classification model like any scikit-learn classifier.
+
+    Labels can be anything sortable (ints, strings); `classes_` keeps them, and the model's
+    `num_classes` follows their number. See `ZooEstimator` for the arguments.
+
+    Example:
+
+        clf = ZooClassifier("cnn-digits", epochs=20, model__dropout=0.4, random_state=0)
+        clf.fit(X_train, y_train, validation_data=(X_val, y_val))
+        clf.predict(X_test)[:3], clf.score(X_test, y_test)
+        clf.export("exports", format="saved_model")
+    """
+
+    _task = "classification"
+
+    def _loss(self):
+        return "sparse_categorical_crossentropy"
+
+    def _metrics(self):
+        return ["accuracy"]
+
+    def _task_overrides(self):
+        return {"num_classes": len(self.classes_)}
+
+    def _encode_targets(self, y, fitting):
+        y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1:
+            raise ValueError(f"y must be one label per sample (1-D). Received shape {y.shape}.")
+        if len(y) == 0:
+            raise ValueError("y is empty.")
+        if pd.isna(y).any():
+            raise ValueError("y contains missing labels (NaN or None).")
+        if fitting:
+            self.classes_ = np.unique(y)
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"A classifier needs at least 2 classes. Received only {self.classes_.tolist()}."
+                )
+        unseen = np.setdiff1d(y, self.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"y contains labels never seen when fitting: {unseen[:10].tolist()}. "
+                f"Known labels: {self.classes_.tolist()}."
+            )
+        return np.searchsorted(self.classes_, y).astype("int32")
+
+    def _dataset_targets(self, targets):
+        if targets.size == 0 or not np.issubdtype(targets.dtype, np.integer) or targets.min() < 0:
+            raise ValueError(
+                "A tf.data.Dataset given to ZooClassifier.fit must yield integer class ids "
+                "0..K-1 as labels (encode string labels first, or pass arrays)."
+            )
+        self.classes_ = np.arange(int(targets.max()) + 1)
+
+    def _sample_weights(self, y):
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            per_class = compute_class_weight(
+                "balanced", classes=np.arange(len(self.classes_)), y=y
+            )
+        elif isinstance(self.class_weight, dict):
+            unknown = [k for k in self.class_weight if k not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight names labels that are not in y: {unknown}. "
+                    f"Known labels: {self.classes_.tolist()}."
+                )
+            per_class = np.array([self.class_weight.get(c, 1.0) for c in self.classes_.tolist()])
+        else:
+            raise ValueError(
+                f'class_weight must be None, "balanced" or a dict. Received: {self.class_weight!r}'
+            )
+        return per_class.astype("float32")[y]
+
+    def _labels(self):
+        return [str(label) for label in self.classes_]
+
+    def predict_proba(self, X):
+        """Returns the class probabilities, one column per entry of `classes_`."""
+        return np.asarray(self._predict_raw(X))
+
+    def predict(self, X):
+        """Returns the most probable label (from `classes_`) of each sample."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=-1)]

@@ -1,0 +1,140 @@
+"""A zoo of Keras 3 functional models, each registered by name with shipped weights.
+
+Example:
+
+    import zoo
+    zoo.list_models("cnn-*")                     # ['cnn-digits', 'cnn-fashion-mnist']
+    model = zoo.get("cnn-digits")                # keras.Model with pretrained weights
+    model = zoo.get("cnn-digits", weights=None, dropout=0.5)   # random init, new config
+    card = zoo.info("cnn-digits")                # task, inputs, metrics, recipe, ...
+"""
+
+from zoo import models  # noqa: F401  (registers the builders)
+from zoo import weights as _weights
+from zoo.registry import UnknownModelError, ZooEntry, get_entry, list_models, register
+from zoo.weights import WeightsError
+
+__all__ = [
+    "UnknownModelError",
+    "WeightsError",
+    "ZooEntry",
+    "get",
+    "get_entry",
+    "info",
+    "list_models",
+    "register",
+]
+
+MODALITY_OF_INPUT = {"image": "image", "features": "tabular", "audio": "audio", "text": "text"}
+
+
+def get(name, weights="pretrained", sha256=None, **overrides):
+    """Builds the zoo model `name` and loads its weights.
+
+    Args:
+        name: a registered name (see `list_models()`).
+        weights: "pretrained" for the shipped, sha256-checked weights; None for a random
+            initialisation; a local `.weights.h5` path; or a URL (then `sha256` is required
+            and the file is cached under `$ZOO_HOME`).
+        sha256: expected hash of a local file or URL.
+        **overrides: builder arguments to change, e.g. `dropout=0.5`. With pretrained
+            weights, an override that changes the shape of a weight is an error.
+
+    Returns:
+        A `keras.Model` (not compiled).
+
+    Example:
+
+        model = zoo.get("mlp-breast-cancer")
+        probabilities = model.predict(features)   # raw features: scaling is inside
+    """
+    entry = get_entry(name)
+    unknown = sorted(set(overrides) - set(entry.defaults))
+    if unknown:
+        raise ValueError(
+            f"{name!r} has no argument {', '.join(unknown)}. "
+            f"Its arguments: {', '.join(entry.defaults)}. Received: {overrides}"
+        )
+    if weights is None:
+        return entry.build(**overrides)
+    base_config = {}
+    if isinstance(weights, str) and weights == "pretrained":
+        base_config = dict(_weights.shipped_row(name).get("config", {}))
+    model = entry.build(**{**base_config, **overrides})
+    if weights == "pretrained" and overrides:
+        _check_shapes_unchanged(entry, base_config, overrides, model)
+    path = _weights.resolve(weights, name=name, sha256=sha256)
+    _weights.load_into(model, path)
+    return model
+
+
+def _weight_shapes(model):
+    return [tuple(weight.shape) for weight in model.weights]
+
+
+def _check_shapes_unchanged(entry, base_config, overrides, model):
+    """Raises when `overrides` change a weight shape of the pretrained configuration."""
+    if _weight_shapes(entry.build(**base_config)) == _weight_shapes(model):
+        return
+    culprits = [
+        key
+        for key in overrides
+        if _weight_shapes(entry.build(**{**base_config, key: overrides[key]}))
+        != _weight_shapes(entry.build(**base_config))
+    ] or list(overrides)
+    described = ", ".join(
+        f"{key}={overrides[key]!r} (pretrained: {base_config.get(key, entry.defaults[key])!r})"
+        for key in culprits
+    )
+    raise ValueError(
+        f"Overriding {described} changes the shapes of the weights of {entry.name!r}, so "
+        f"its pretrained weights cannot be loaded. Pass weights=None to train from scratch, "
+        f"or keep the pretrained value."
+    )
+
+
+def info(name):
+    """Returns the model card of `name` as a dict.
+
+    It holds the task, topic, inputs (name, shape, dtype, modality), outputs, parameter
+    count, dataset and provenance, shipped-weights metrics and their recipe, the export
+    formats verified for the shipped weights, and the defaults one can override.
+
+    Example:
+
+        card = zoo.info("cnn-fashion-mnist")
+        card["weights"]["metrics"]       # {'accuracy': 0.92..., ...}
+    """
+    entry = get_entry(name)
+    row = _weights.read_manifest().get(name)
+    model = entry.build(**(row or {}).get("config", {}))
+    return {
+        "name": name,
+        "task": entry.task,
+        "topic": entry.topic,
+        "description": entry.description,
+        "inputs": [
+            {
+                "name": tensor.name,
+                "shape": tuple(tensor.shape),
+                "dtype": tensor.dtype,
+                "modality": MODALITY_OF_INPUT.get(tensor.name, tensor.name),
+            }
+            for tensor in model.inputs
+        ],
+        "outputs": [
+            {"name": name_, "shape": tuple(tensor.shape), "dtype": tensor.dtype}
+            for name_, tensor in zip(model.output_names, model.outputs)
+        ],
+        "parameters": model.count_params(),
+        "dataset": entry.dataset,
+        "provenance": (row or {}).get("dataset"),
+        "weights": row,
+        "exports_verified": (row or {}).get("exports_verified", []),
+        "defaults": dict(entry.defaults),
+        "recipe": dict(entry.recipe),
+        "how_to_override": (
+            f"zoo.get({name!r}, weights=None, <argument>=<value>) or "
+            f"python cli.py train {name} --set <argument>=<value>"
+        ),
+    }

@@ -1,0 +1,125 @@
+"""Convolutional image classifiers.
+
+Each builder takes raw pixels (the scaling is a layer of the model) and returns the class
+probabilities under the output name "probabilities".
+"""
+
+import keras
+from keras import layers, regularizers
+
+from zoo.registry import register
+
+
+def conv_block(x, filters, convolutions, l2, name):
+    """`convolutions` x (Conv2D 3x3 -> BatchNorm -> ReLU), then 2x2 max pooling."""
+    for index in range(convolutions):
+        x = layers.Conv2D(
+            filters,
+            3,
+            padding="same",
+            use_bias=False,
+            kernel_regularizer=regularizers.L2(l2),
+            name=f"{name}_conv{index + 1}",
+        )(x)
+        x = layers.BatchNormalization(name=f"{name}_bn{index + 1}")(x)
+        x = layers.ReLU(name=f"{name}_relu{index + 1}")(x)
+    return layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+
+
+def classifier_head(x, num_classes, dense_units, dropout, l2):
+    """Flatten -> Dropout -> Dense(ReLU, L2) -> Dropout -> Dense(softmax) "probabilities"."""
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(dropout, name="dropout1")(x)
+    x = layers.Dense(
+        dense_units,
+        activation="relu",
+        kernel_regularizer=regularizers.L2(l2),
+        name="dense",
+    )(x)
+    x = layers.Dropout(dropout, name="dropout2")(x)
+    # float32 output keeps softmax stable under a mixed-precision policy.
+    return layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
+
+
+@register(
+    "cnn-digits",
+    task="classification",
+    dataset="digits",
+    topic="image recognition with a small CNN",
+    recipe={"epochs": 60, "batch_size": 32, "learning_rate": 1e-3},
+)
+def cnn_digits(num_classes=10, filters=32, dense_units=128, dropout=0.3, l2=1e-4):
+    """A small CNN for the 8x8 scikit-learn digits (pixel values 0..16).
+
+    Args:
+        num_classes: number of classes.
+        filters: filters of the first convolution block; the second has twice as many.
+        dense_units: width of the hidden dense layer.
+        dropout: dropout rate before and after the hidden dense layer.
+        l2: L2 factor of every kernel regularizer.
+
+    Example:
+
+        model = cnn_digits(dropout=0.4)
+        model.predict(np.zeros((1, 8, 8), "float32"))   # (1, 10) probabilities
+    """
+    image = keras.Input(shape=(8, 8), name="image")
+    x = layers.Reshape((8, 8, 1), name="add_channel")(image)
+    x = layers.Rescaling(1.0 / 16.0, name="rescale")(x)
+    x = conv_block(x, filters, 2, l2, name="block1")
+    x = conv_block(x, filters * 2, 2, l2, name="block2")
+    probabilities = classifier_head(x, num_classes, dense_units, dropout, l2)
+    return keras.Model(image, probabilities, name="cnn_digits")
+
+
+@register(
+    "cnn-fashion-mnist",
+    task="classification",
+    dataset="fashion_mnist",
+    topic="image recognition with a CNN and data augmentation",
+    recipe={"epochs": 20, "batch_size": 128, "learning_rate": 2e-3},
+)
+def cnn_fashion_mnist(
+    num_classes=10,
+    filters=32,
+    dense_units=256,
+    dropout=0.3,
+    l2=1e-4,
+    flip=True,
+    translation=0.08,
+):
+    """A CNN for 28x28 grayscale images (pixel values 0..255) with augmentation layers.
+
+    Random horizontal flips and translations are active only while training; at inference
+    they pass the image through unchanged, so the exported model needs no special handling.
+
+    Args:
+        num_classes: number of classes.
+        filters: filters of the first block; the next blocks have 2x and 4x as many.
+        dense_units: width of the hidden dense layer.
+        dropout: dropout rate before and after the hidden dense layer.
+        l2: L2 factor of every kernel regularizer.
+        flip: whether to add a `RandomFlip("horizontal")` augmentation layer.
+        translation: fraction of the size for `RandomTranslation` (0 disables it).
+
+    Example:
+
+        model = cnn_fashion_mnist(translation=0.0)
+        model.predict(np.zeros((1, 28, 28), "float32"))   # (1, 10) probabilities
+    """
+    image = keras.Input(shape=(28, 28), name="image")
+    x = layers.Reshape((28, 28, 1), name="add_channel")(image)
+    x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+    if flip:
+        x = layers.RandomFlip("horizontal", name="random_flip")(x)
+    if translation:
+        x = layers.RandomTranslation(
+            translation, translation, fill_mode="constant", name="random_translation"
+        )(x)
+    x = conv_block(x, filters, 1, l2, name="block1")
+    x = conv_block(x, filters * 2, 2, l2, name="block2")
+    x = conv_block(x, filters * 4, 2, l2, name="block3")
+    probabilities = classifier_head(x, num_classes, dense_units, dropout, l2)
+    return keras.Model(image, probabilities, name="cnn_fashion_mnist")

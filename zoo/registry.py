@@ -1,0 +1,129 @@
+"""The registry of zoo entries: one decorator, module-level dicts, fnmatch listing.
+
+A builder is a plain function that returns a `keras.Model`; `@register` records it with
+what the zoo needs to know about it (task, dataset, training recipe). Its keyword arguments
+and their defaults are the entry's configuration, and `zoo.get(name, **overrides)` changes them.
+
+Example:
+
+    @register("mlp-toy", task="regression", dataset="diabetes", topic="tabular MLP")
+    def mlp_toy(num_features=10, hidden_units=32):
+        ...
+        return keras.Model(features, prediction)
+"""
+
+import dataclasses
+import difflib
+import fnmatch
+import inspect
+from typing import Callable
+
+TASKS = ("classification", "regression")
+
+_ENTRIES = {}
+
+
+class UnknownModelError(ValueError):
+    """Raised for a name that is not in the zoo; the message lists the closest names."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """What the zoo knows about one model.
+
+    Attributes:
+        name: the registered name, e.g. "cnn-digits".
+        builder: the function that builds the `keras.Model`.
+        task: "classification" or "regression".
+        dataset: the `datasets.load` name of the data its weights were trained on.
+        topic: the curriculum topic the entry shows, in a few words.
+        description: first paragraph of the builder's docstring.
+        defaults: the builder's keyword arguments and their default values.
+        recipe: default training settings (epochs, batch_size, learning_rate, ...).
+    """
+
+    name: str
+    builder: Callable
+    task: str
+    dataset: str
+    topic: str
+    description: str
+    defaults: dict
+    recipe: dict
+
+    def build(self, **config):
+        """Builds the model with the defaults updated by `config`."""
+        return self.builder(**{**self.defaults, **config})
+
+
+def register(name, *, task, dataset, topic, recipe=None):
+    """Registers a builder function under `name`.
+
+    Args:
+        name: the zoo name, lowercase words joined by "-".
+        task: one of "classification", "regression".
+        dataset: the `datasets.load` name its weights are trained on.
+        topic: the curriculum topic, e.g. "image recognition with a CNN".
+        recipe: default training settings for pipelines and the CLI, e.g.
+            `{"epochs": 30, "batch_size": 64, "learning_rate": 1e-3}`.
+
+    Example:
+
+        @register("cnn-digits", task="classification", dataset="digits", topic="CNN")
+        def cnn_digits(num_classes=10):
+            ...
+    """
+    if task not in TASKS:
+        raise ValueError(f"`task` must be one of {TASKS}. Received: task={task!r}")
+
+    def decorator(builder):
+        if name in _ENTRIES:
+            raise ValueError(f"The zoo already has an entry named {name!r}.")
+        signature = inspect.signature(builder)
+        defaults = {}
+        for parameter in signature.parameters.values():
+            if parameter.default is inspect.Parameter.empty:
+                raise TypeError(
+                    f"Builder {builder.__name__} for {name!r}: every argument needs a "
+                    f"default. Received an argument without one: {parameter.name!r}"
+                )
+            defaults[parameter.name] = parameter.default
+        description = inspect.getdoc(builder) or ""
+        _ENTRIES[name] = ZooEntry(
+            name=name,
+            builder=builder,
+            task=task,
+            dataset=dataset,
+            topic=topic,
+            description=description.split("\n\n")[0].replace("\n", " "),
+            defaults=defaults,
+            recipe=dict(recipe or {}),
+        )
+        return builder
+
+    return decorator
+
+
+def list_models(pattern="*"):
+    """Returns the sorted names of the entries matching an fnmatch `pattern`.
+
+    Example:
+
+        >>> list_models("cnn-*")
+        ['cnn-digits', 'cnn-fashion-mnist']
+    """
+    return sorted(name for name in _ENTRIES if fnmatch.fnmatch(name, pattern))
+
+
+def get_entry(name):
+    """Returns the `ZooEntry` registered as `name`, or raises `UnknownModelError`."""
+    if not isinstance(name, str):
+        raise TypeError(f"A zoo name must be a string. Received: {name!r}")
+    if name not in _ENTRIES:
+        close = difflib.get_close_matches(name, _ENTRIES, n=3, cutoff=0.4)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise UnknownModelError(
+            f"No zoo model is named {name!r}.{hint} "
+            f"Known names: {', '.join(sorted(_ENTRIES))}."
+        )
+    return _ENTRIES[name]
