@@ -32,6 +32,8 @@ class ZooEstimator(BaseEstimator):
         epochs: training epochs (default: the entry's recipe).
         batch_size: samples per batch (default: the entry's recipe).
         learning_rate: optimizer learning rate (default: the entry's recipe).
+        lr_schedule: None (constant) or "cosine" (cosine decay to 0 over the training);
+            default: the entry's recipe.
         optimizer: a Keras optimizer name ("adam", "adamw", "sgd", "rmsprop").
         validation_split: fraction of the training data held out (seeded) for validation.
         callbacks: Keras callbacks (e.g. `keras.callbacks.EarlyStopping`), copied per fit.
@@ -52,6 +54,7 @@ class ZooEstimator(BaseEstimator):
         epochs=None,
         batch_size=None,
         learning_rate=None,
+        lr_schedule=None,
         optimizer="adam",
         validation_split=0.0,
         callbacks=None,
@@ -66,6 +69,7 @@ class ZooEstimator(BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
         self.optimizer = optimizer
         self.validation_split = validation_split
         self.callbacks = callbacks
@@ -126,10 +130,20 @@ class ZooEstimator(BaseEstimator):
                 )
             overrides[key] = value
         weights = "pretrained" if self.pretrained else None
-        return zoo.get(self.model, weights=weights, **overrides)
+        model = zoo.get(self.model, weights=weights, **overrides)
+        base = zoo.weights.shipped_row(self.model)["config"] if self.pretrained else {}
+        self.model_config_ = {**entry.defaults, **base, **overrides}
+        return model
 
-    def _compile(self, model):
+    def _compile(self, model, steps_per_epoch):
         learning_rate = self._setting("learning_rate") or 1e-3
+        schedule = self._setting("lr_schedule")
+        if schedule == "cosine":
+            learning_rate = keras.optimizers.schedules.CosineDecay(
+                learning_rate, decay_steps=steps_per_epoch * self._setting("epochs")
+            )
+        elif schedule is not None:
+            raise ValueError(f'lr_schedule must be None or "cosine". Received: {schedule!r}')
         optimizer = keras.optimizers.get(
             {"class_name": self.optimizer, "config": {"learning_rate": learning_rate}}
         )
@@ -220,11 +234,11 @@ class ZooEstimator(BaseEstimator):
             y_val = self._encode_targets(validation_data[1], fitting=False)
             data.check_same_length({"X_val": next(iter(x_val.values())), "y_val": y_val})
             validation = (x_val, y_val)
+        batch_size = self._setting("batch_size")
         if not continuing:
             if not self.pretrained:
                 adapt_normalizers(self.model_, x, targets)
-            self._compile(self.model_)
-        batch_size = self._setting("batch_size")
+            self._compile(self.model_, steps_per_epoch=-(-len(targets) // batch_size))
         train = data.make_dataset(
             x, targets, weights, batch_size, shuffle=True, seed=self.random_state
         )
@@ -256,7 +270,8 @@ class ZooEstimator(BaseEstimator):
                     for tensor in self.model_.inputs
                 }
                 adapt_normalizers(self.model_, x, targets)
-            self._compile(self.model_)
+            steps = int(train.cardinality())
+            self._compile(self.model_, steps_per_epoch=steps if steps > 0 else 1000)
         validation = None
         if validation_data is not None:
             validation = data.prepare_user_dataset(validation_data, self.model_, batch_size)

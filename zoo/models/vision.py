@@ -79,7 +79,7 @@ def cnn_digits(num_classes=10, filters=32, dense_units=128, dropout=0.3, l2=1e-4
     task="classification",
     dataset="fashion_mnist",
     topic="image recognition with a CNN and data augmentation",
-    recipe={"epochs": 20, "batch_size": 128, "learning_rate": 2e-3},
+    recipe={"epochs": 20, "batch_size": 128, "learning_rate": 2e-3, "lr_schedule": "cosine"},
 )
 def cnn_fashion_mnist(
     num_classes=10,

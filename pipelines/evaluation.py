@@ -1,0 +1,62 @@
+"""Test-split metrics of a zoo model, the same for the CLI, the manifest and the tests."""
+
+import numpy as np
+from sklearn import metrics
+
+from pipelines import data
+
+
+def predict_arrays(model, X, batch_size=256):
+    """Runs `model` on raw X (validated) through tf.data; returns the output array."""
+    dataset = data.make_dataset(data.as_input_dict(X, model), batch_size=batch_size)
+    return np.asarray(model.predict(dataset, verbose=0))
+
+
+def classification_metrics(y_true, probabilities):
+    """accuracy, macro F1 and log loss; ROC AUC too for two classes.
+
+    Example:
+
+        classification_metrics([0, 1], [[0.9, 0.1], [0.2, 0.8]])["accuracy"]   # 1.0
+    """
+    y_true = np.asarray(y_true)
+    probabilities = np.asarray(probabilities, dtype="float64")
+    probabilities = probabilities / probabilities.sum(axis=-1, keepdims=True)  # float32 drift
+    predicted = probabilities.argmax(axis=-1)
+    labels = np.arange(probabilities.shape[-1])
+    result = {
+        "accuracy": float(metrics.accuracy_score(y_true, predicted)),
+        "f1_macro": float(metrics.f1_score(y_true, predicted, average="macro")),
+        "log_loss": float(metrics.log_loss(y_true, probabilities, labels=labels)),
+    }
+    if probabilities.shape[-1] == 2:
+        result["roc_auc"] = float(metrics.roc_auc_score(y_true, probabilities[:, 1]))
+    return result
+
+
+def regression_metrics(y_true, predicted):
+    """R^2, MAE and RMSE."""
+    y_true = np.asarray(y_true, dtype="float64").ravel()
+    predicted = np.asarray(predicted, dtype="float64").reshape(len(y_true), -1)[:, 0]
+    return {
+        "r2": float(metrics.r2_score(y_true, predicted)),
+        "mae": float(metrics.mean_absolute_error(y_true, predicted)),
+        "rmse": float(np.sqrt(metrics.mean_squared_error(y_true, predicted))),
+    }
+
+
+def evaluate(model, dataset, split="test"):
+    """Metrics of `model` on a split ("test" or "train") of a `datasets.Dataset`.
+
+    Example:
+
+        evaluate(zoo.get("cnn-digits"), datasets.load("digits"))   # {'accuracy': ...}
+    """
+    X, y = (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
+    output = predict_arrays(model, X)
+    if dataset.task == "classification":
+        return classification_metrics(y, output)
+    return regression_metrics(y, output)
+
+
+HEADLINE_METRIC = {"classification": "accuracy", "regression": "r2"}

@@ -1,0 +1,561 @@
+"""Export a Keras model for serving: a TensorFlow SavedModel (TF Serving layout) and ONNX.
+
+Both artifacts take the model's raw inputs (the scaling, normalization and any other
+preprocessing are layers of the model, so they travel with it) under the Keras input names,
+with a dynamic batch size, and return meaningful, named outputs:
+
+- a classifier (one softmax output named "probabilities") serves "probabilities" (float32),
+  "class_id" (int64 argmax) and, in the SavedModel only, "class" (the string label: `labels`
+  when given, else the class index as a string; ONNX carries the labels in its metadata
+  under the key "labels", a JSON list, because string outputs do not convert);
+- a regressor serves "prediction";
+- a model with several named outputs serves each one under its own name.
+
+Where files land:
+
+    SavedModel   <path>/<name>/<version>/saved_model.pb, variables/ ...
+                 (TF Serving: --model_base_path=<path>/<name>; signature "serving_default")
+    ONNX         <path>/<name>.onnx   (the version is stored in ModelProto.model_version)
+
+An existing artifact at the same place is replaced. Every export is written under a
+temporary name, reloaded (tf.saved_model.load / onnx.checker + onnxruntime), run on a batch
+and on a single sample, and compared with the Keras model; only then is it renamed into
+place. A failed check raises `ExportError` and leaves nothing behind.
+
+Backends: export needs the TensorFlow runtime. On the TensorFlow backend both formats work.
+On the JAX backend the SavedModel works (the model is converted with jax2tf; the graph holds
+an XlaCallModule op, served by TF Serving >= 2.12), but ONNX does not (tf2onnx cannot
+convert XlaCallModule): export ONNX with KERAS_BACKEND=tensorflow. The PyTorch backend needs
+torch_xla for either format: run with KERAS_BACKEND=tensorflow instead (weights files are
+portable across backends).
+
+Example:
+
+    report = export_model(model, "exports", format="onnx", labels=["cat", "dog"])
+    report["path"]   # "exports/mlp_breast_cancer.onnx"
+"""
+
+import json
+import logging
+import os
+import pathlib
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.weights import atomic_path
+
+FORMATS = ("saved_model", "onnx")
+ONNX_OPSET = 17
+SIGNATURE_KEY = "serving_default"
+CLASSIFIER_OUTPUT = "probabilities"
+CLASS_ID = "class_id"
+CLASS_LABEL = "class"
+ATOL = 1e-5  # allowed |artifact - keras|, scaled by max(1, |keras|) for large outputs
+_LOW_PRECISION = ("float16", "bfloat16", "float64", "mixed_float16", "mixed_bfloat16")
+
+
+class ExportError(RuntimeError):
+    """Raised when a model cannot be exported or its artifact fails verification."""
+
+
+def export_model(
+    model, path, format="saved_model", version=1, labels=None, name=None, sample=None
+):
+    """Exports `model` as a verified SavedModel (TF Serving layout) or ONNX file.
+
+    Args:
+        model: a built functional Keras model with named inputs.
+        path: the export root directory.
+        format: "saved_model" or "onnx".
+        version: positive integer version (the SavedModel version directory; ONNX
+            `model_version`).
+        labels: class labels (one per class) for a classifier's "class" output; default
+            the class indices as strings.
+        name: the model's directory / file name; default `model.name`.
+        sample: inputs to verify the export on: an array (one-input models) or a dict keyed
+            by input name. Default: a seeded uniform [0, 1) batch of 8.
+
+    Returns:
+        {"format", "path", "name", "version", "max_abs_diff", "inputs", "outputs"}: the
+        artifact's path, the largest |artifact - Keras| difference seen, and the input and
+        output names of the artifact.
+
+    Raises:
+        ValueError: for an invalid argument.
+        ExportError: when the backend cannot export or the artifact fails verification.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {list(FORMATS)}. Received: format={format!r}")
+    if not isinstance(model, keras.Model) or not getattr(model, "inputs", None):
+        raise ValueError(
+            "model must be a built functional keras.Model with named inputs. "
+            f"Received: model={model!r}"
+        )
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
+        raise ValueError(f"version must be a positive integer. Received: version={version!r}")
+    name = model.name if name is None else name
+    if not isinstance(name, str) or not name or name.startswith(".") or "/" in name or "\\" in name:
+        raise ValueError(
+            f"name must be a non-empty file name without slashes. Received: name={name!r}"
+        )
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax") or (backend == "jax" and format == "onnx"):
+        raise ExportError(
+            f"Exporting to {format!r} is not supported on the {backend!r} backend of Keras "
+            f"(it needs {'torch_xla' if backend == 'torch' else 'the TensorFlow graph'}). "
+            "Run the export with KERAS_BACKEND=tensorflow: weights files are portable across "
+            "backends, so `model.save_weights(...)` here and `zoo.get(name, weights=...)` "
+            "there gives the same model."
+        )
+    model = _float32_model(model)
+    spec = _Spec(model, labels)
+    inputs = _sample_inputs(spec, sample)
+    reference = _keras_outputs(model, spec, inputs)
+
+    root = pathlib.Path(path)
+    if format == "saved_model":
+        target = root / name / str(int(version))
+    else:
+        target = root / f"{name}.onnx"
+    created = _missing_dirs(target.parent)
+    try:
+        with atomic_path(target) as tmp:
+            if format == "saved_model":
+                _write_saved_model(model, spec, tmp)
+                max_diff, outputs = _verify_saved_model(tmp, spec, inputs, reference)
+            else:
+                _write_onnx(model, spec, tmp, int(version))
+                max_diff, outputs = _verify_onnx(tmp, spec, inputs, reference)
+            backup = _move_aside(target)
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+    except BaseException:
+        for directory in reversed(created):
+            try:
+                directory.rmdir()
+            except OSError:
+                pass
+        raise
+    return {
+        "format": format,
+        "path": str(target),
+        "name": name,
+        "version": int(version),
+        "max_abs_diff": max_diff,
+        "inputs": list(spec.input_names),
+        "outputs": outputs,
+    }
+
+
+# -- what the model takes and gives ------------------------------------------------------------
+
+
+class _Spec:
+    """The input and output names, shapes and dtypes of the serving function."""
+
+    def __init__(self, model, labels):
+        self.input_names = [tensor.name for tensor in model.inputs]
+        if len(set(self.input_names)) != len(self.input_names):
+            raise ValueError(f"The model's inputs need distinct names. Received: {self.input_names}")
+        self.tensor_specs = []
+        for tensor in model.inputs:
+            dtype = tf.as_dtype(keras.backend.standardize_dtype(tensor.dtype))
+            if dtype.is_floating:
+                dtype = tf.float32
+            shape = (None,) + tuple(tensor.shape[1:])
+            self.tensor_specs.append(tf.TensorSpec(shape, dtype, name=tensor.name))
+        structure = model.output
+        if isinstance(structure, dict):
+            self.output_names = list(structure)
+            shapes = [structure[key].shape for key in self.output_names]
+        elif isinstance(structure, (list, tuple)):
+            self.output_names = list(model.output_names)
+            shapes = [tensor.shape for tensor in structure]
+        else:
+            self.output_names = list(model.output_names)[:1]
+            shapes = [structure.shape]
+        self.classifier = (
+            self.output_names == [CLASSIFIER_OUTPUT]
+            and len(shapes[0]) == 2
+            and (shapes[0][-1] or 0) >= 2
+        )
+        for reserved in (CLASS_ID, CLASS_LABEL):
+            if self.classifier and reserved in self.input_names:
+                raise ValueError(f"An input may not be named {reserved!r} in a classifier.")
+        self.labels = None
+        if self.classifier:
+            num_classes = shapes[0][-1]
+            if labels is None:
+                labels = [str(index) for index in range(num_classes)]
+            labels = [str(label) for label in labels]
+            if len(labels) != num_classes:
+                raise ValueError(
+                    f"labels must name each of the {num_classes} classes of the model. "
+                    f"Received {len(labels)} labels: {labels[:10]}"
+                )
+            self.labels = labels
+        elif labels is not None:
+            raise ValueError(
+                f"labels apply only to a classifier with one {CLASSIFIER_OUTPUT!r} output; "
+                f"this model's outputs are {self.output_names}. Received: labels={labels!r}"
+            )
+
+    def serving_outputs(self, strings):
+        names = list(self.output_names)
+        if self.classifier:
+            names.append(CLASS_ID)
+            if strings:
+                names.append(CLASS_LABEL)
+        return names
+
+
+def _float32_model(model):
+    """Returns `model`, or a float32 copy of it when it has a low or mixed precision policy."""
+    config = keras.saving.serialize_keras_object(model)
+    changed = []
+
+    def rewrite(node):
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "dtype" and _is_low_precision(value):
+                    changed.append(value)
+                    out[key] = "float32"
+                else:
+                    out[key] = rewrite(value)
+            return out
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        return node
+
+    config = rewrite(config)
+    if not changed:
+        return model
+    try:
+        copy = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        copy.set_weights([np.asarray(w, "float32") if np.asarray(w).dtype.kind == "f" else w
+                          for w in model.get_weights()])
+    except Exception as error:
+        raise ExportError(
+            f"Could not rebuild the model {model.name!r} in float32 for export (it uses the "
+            f"dtype policies {sorted(set(map(str, changed)))}). Rebuild it under "
+            "keras.config.set_dtype_policy('float32'), load its weights, and export that."
+        ) from error
+    return copy
+
+
+def _is_low_precision(value):
+    if isinstance(value, str):
+        return value in _LOW_PRECISION
+    if isinstance(value, dict) and "Policy" in str(value.get("class_name", "")):
+        return (value.get("config") or {}).get("name") in _LOW_PRECISION
+    return False
+
+
+def _sample_inputs(spec, sample):
+    """Returns {input name: array} to verify on (the user's `sample` or a seeded batch)."""
+    if sample is None:
+        rng = np.random.default_rng(0)
+        inputs = {}
+        for tensor_spec in spec.tensor_specs:
+            shape = [8] + [1 if d is None else d for d in tensor_spec.shape[1:]]
+            dtype = tensor_spec.dtype
+            if dtype.is_floating:
+                inputs[tensor_spec.name] = rng.uniform(0.0, 1.0, shape).astype("float32")
+            elif dtype.is_integer or dtype.is_bool:
+                inputs[tensor_spec.name] = rng.integers(0, 2, shape).astype(dtype.as_numpy_dtype)
+            else:
+                raise ValueError(
+                    f"The input {tensor_spec.name!r} has dtype {dtype.name}; pass `sample` "
+                    "(a dict keyed by input name) to verify the export on real inputs."
+                )
+        return inputs
+    if not isinstance(sample, dict):
+        if len(spec.input_names) != 1:
+            raise ValueError(
+                f"The model has inputs {spec.input_names}: pass sample as a dict keyed by "
+                f"input name. Received: sample of type {type(sample).__name__}"
+            )
+        sample = {spec.input_names[0]: sample}
+    if set(sample) != set(spec.input_names):
+        raise ValueError(
+            f"sample must have exactly the keys {spec.input_names}. Received: {sorted(sample)}"
+        )
+    inputs = {}
+    for tensor_spec in spec.tensor_specs:
+        array = np.asarray(sample[tensor_spec.name])
+        if tensor_spec.dtype != tf.string:
+            array = array.astype(tensor_spec.dtype.as_numpy_dtype)
+        expected = tuple(tensor_spec.shape[1:])
+        if array.ndim != len(expected) + 1 or len(array) == 0 or any(
+            e is not None and e != a for e, a in zip(expected, array.shape[1:])
+        ):
+            raise ValueError(
+                f"sample[{tensor_spec.name!r}] must have shape (n, "
+                f"{', '.join('any' if e is None else str(e) for e in expected)}) with n >= 1. "
+                f"Received: shape {array.shape}"
+            )
+        inputs[tensor_spec.name] = array
+    lengths = {len(array) for array in inputs.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"The sample inputs differ in length: { {k: len(v) for k, v in inputs.items()} }")
+    return inputs
+
+
+def _model_inputs(spec, inputs):
+    """The structure the model is called with: one tensor, or a dict keyed by input name."""
+    if len(spec.input_names) == 1:
+        return inputs[spec.input_names[0]]
+    return dict(inputs)
+
+
+def _named_outputs(spec, outputs):
+    """{output name: tensor} from a model's output (tensor, list or dict)."""
+    if isinstance(outputs, dict):
+        return {name: outputs[name] for name in spec.output_names}
+    if isinstance(outputs, (list, tuple)):
+        return dict(zip(spec.output_names, outputs))
+    return {spec.output_names[0]: outputs}
+
+
+def _keras_outputs(model, spec, inputs):
+    outputs = model(_model_inputs(spec, inputs), training=False)
+    return {
+        name: keras.ops.convert_to_numpy(value) for name, value in _named_outputs(spec, outputs).items()
+    }
+
+
+# -- the serving function ----------------------------------------------------------------------
+
+
+def _serving_function(spec, core, strings):
+    """A tf.function: positional raw inputs -> {name: tensor}, with class outputs added."""
+    labels = tf.constant(spec.labels) if (strings and spec.classifier) else None
+
+    def serve(*args):
+        outputs = {name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
+                   for name, value in core(dict(zip(spec.input_names, args))).items()}
+        if spec.classifier:
+            class_id = tf.argmax(outputs[CLASSIFIER_OUTPUT], axis=-1, output_type=tf.int64)
+            outputs[CLASS_ID] = class_id
+            if labels is not None:
+                outputs[CLASS_LABEL] = tf.gather(labels, class_id)
+        return outputs
+
+    return tf.function(serve, input_signature=spec.tensor_specs, autograph=False)
+
+
+def _core_function(model, spec, archive):
+    """{input name: tf tensor} -> {output name: tf tensor}, on the current Keras backend."""
+    if keras.backend.backend() == "tensorflow":
+
+        def core(inputs):
+            return _named_outputs(spec, model(_model_inputs(spec, inputs), training=False))
+
+        return core
+    # JAX: convert a stateless call with jax2tf; the variables are the archive's tf copies.
+    import jax
+    from jax.experimental import jax2tf
+
+    trainable = list(archive.trainable_variables)
+    non_trainable = list(archive.non_trainable_variables)
+
+    def stateless(trainable_values, non_trainable_values, inputs):
+        outputs, _ = model.stateless_call(
+            trainable_values, non_trainable_values, _model_inputs(spec, inputs), training=False
+        )
+        return _named_outputs(spec, outputs)
+
+    def shape_text(shape, batch):
+        dims = ["batch" if batch and i == 0 else (f"d{i}" if d is None else str(d))
+                for i, d in enumerate(shape)]
+        return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+    polymorphic = [
+        [shape_text(v.shape, False) for v in trainable],
+        [shape_text(v.shape, False) for v in non_trainable],
+        {s.name: shape_text(s.shape, True) for s in spec.tensor_specs},
+    ]
+    platforms = ["cpu"]
+    device = jax.default_backend()
+    if device != "cpu":
+        platforms.append({"gpu": "cuda"}.get(device, device))
+    converted = jax2tf.convert(
+        stateless,
+        polymorphic_shapes=polymorphic,
+        with_gradient=False,
+        native_serialization_platforms=platforms,
+    )
+
+    def core(inputs):
+        return converted(trainable, non_trainable, inputs)
+
+    return core
+
+
+def _write_saved_model(model, spec, directory):
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    serve = _serving_function(spec, _core_function(model, spec, archive), strings=True)
+    serve.get_concrete_function()
+    archive.add_endpoint(SIGNATURE_KEY, serve)
+    try:
+        archive.write_out(str(directory), verbose=False)
+    except Exception as error:
+        raise ExportError(f"Writing the SavedModel of {model.name!r} failed: {error}") from error
+
+
+def _write_onnx(model, spec, file_path, version):
+    import onnx
+    import tf2onnx
+
+    serve = _serving_function(spec, _core_function(model, spec, None), strings=False)
+    logger = logging.getLogger("tf2onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    if not hasattr(np, "object"):  # tf2onnx 1.17 still names np.object in a few converters
+        np.object = object
+    try:
+        proto, _ = tf2onnx.convert.from_function(
+            serve, input_signature=spec.tensor_specs, opset=ONNX_OPSET
+        )
+    except Exception as error:
+        raise ExportError(
+            f"Converting {model.name!r} to ONNX failed: {type(error).__name__}: {error}"
+        ) from error
+    finally:
+        logger.setLevel(level)
+    proto.model_version = version
+    proto.doc_string = f"Keras model {model.name!r} exported by the zoo (pipelines.export)."
+    metadata = {"keras_model": model.name, "inputs": json.dumps(spec.input_names)}
+    if spec.classifier:
+        metadata["labels"] = json.dumps(spec.labels)
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(file_path))
+
+
+# -- verification -----------------------------------------------------------------------------
+
+
+def _compare(spec, got, reference, batch, where):
+    """Returns the max |got - reference| over the model outputs, or raises ExportError."""
+    worst = 0.0
+    for name in spec.output_names:
+        expected = reference[name][:batch]
+        actual = np.asarray(got[name])
+        if actual.shape != expected.shape:
+            raise ExportError(
+                f"{where}: output {name!r} has shape {actual.shape}, the Keras model gives "
+                f"{expected.shape}."
+            )
+        diff = np.abs(actual.astype("float64") - expected.astype("float64"))
+        allowed = ATOL * np.maximum(1.0, np.abs(expected.astype("float64")))
+        if not np.all(diff <= allowed):  # also catches NaN
+            raise ExportError(
+                f"{where}: output {name!r} differs from the Keras model by up to "
+                f"{float(np.nanmax(diff)) if np.isfinite(diff).any() else float('nan'):.3g} "
+                f"(allowed {ATOL:g}, relative above 1) on a batch of {batch}."
+            )
+        worst = max(worst, float(diff.max()) if diff.size else 0.0)
+    if spec.classifier:
+        class_id = np.asarray(got[CLASS_ID])
+        if class_id.dtype != np.int64 or not np.array_equal(
+            class_id, np.argmax(np.asarray(got[CLASSIFIER_OUTPUT]), axis=-1)
+        ):
+            raise ExportError(f"{where}: {CLASS_ID!r} is not the int64 argmax of the probabilities.")
+        if CLASS_LABEL in got:
+            classes = [c.decode() if isinstance(c, bytes) else str(c) for c in np.asarray(got[CLASS_LABEL])]
+            if classes != [spec.labels[i] for i in class_id]:
+                raise ExportError(f"{where}: {CLASS_LABEL!r} does not match the labels of class_id.")
+    return worst
+
+
+def _verify_saved_model(directory, spec, inputs, reference):
+    where = "SavedModel verification"
+    try:
+        loaded = tf.saved_model.load(str(directory))
+        function = loaded.signatures[SIGNATURE_KEY]
+    except Exception as error:
+        raise ExportError(f"{where}: the SavedModel does not reload: {error}") from error
+    expected = spec.serving_outputs(strings=True)
+    input_keys = sorted(function.structured_input_signature[1])
+    if input_keys != sorted(spec.input_names) or sorted(function.structured_outputs) != sorted(expected):
+        raise ExportError(
+            f"{where}: signature {SIGNATURE_KEY!r} has inputs {input_keys} and outputs "
+            f"{sorted(function.structured_outputs)}; expected {sorted(spec.input_names)} and "
+            f"{sorted(expected)}."
+        )
+    worst = 0.0
+    for batch in (len(next(iter(inputs.values()))), 1):
+        feed = {name: tf.constant(array[:batch]) for name, array in inputs.items()}
+        try:
+            got = {name: value.numpy() for name, value in function(**feed).items()}
+        except Exception as error:
+            raise ExportError(f"{where}: serving a batch of {batch} failed: {error}") from error
+        worst = max(worst, _compare(spec, got, reference, batch, where))
+    return worst, expected
+
+
+def _verify_onnx(file_path, spec, inputs, reference):
+    import onnx
+    import onnxruntime
+
+    where = "ONNX verification"
+    try:
+        onnx.checker.check_model(str(file_path), full_check=True)
+        session = onnxruntime.InferenceSession(str(file_path), providers=["CPUExecutionProvider"])
+    except Exception as error:
+        raise ExportError(f"{where}: the ONNX file does not load: {error}") from error
+    expected = spec.serving_outputs(strings=False)
+    input_names = [i.name for i in session.get_inputs()]
+    output_names = [o.name for o in session.get_outputs()]
+    if sorted(input_names) != sorted(spec.input_names) or sorted(output_names) != sorted(expected):
+        raise ExportError(
+            f"{where}: the graph has inputs {input_names} and outputs {output_names}; "
+            f"expected {spec.input_names} and {expected}."
+        )
+    for node in session.get_inputs():
+        if isinstance(node.shape[0], int):
+            raise ExportError(f"{where}: input {node.name!r} has a fixed batch size {node.shape[0]}.")
+    worst = 0.0
+    for batch in (len(next(iter(inputs.values()))), 1):
+        feed = {name: array[:batch] for name, array in inputs.items()}
+        try:
+            got = dict(zip(output_names, session.run(output_names, feed)))
+        except Exception as error:
+            raise ExportError(f"{where}: running a batch of {batch} failed: {error}") from error
+        worst = max(worst, _compare(spec, got, reference, batch, where))
+    return worst, expected
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def _missing_dirs(directory):
+    """The ancestors of `directory` (itself included) that do not exist yet, outermost first."""
+    missing = []
+    directory = pathlib.Path(directory).absolute()
+    while not directory.exists():
+        missing.append(directory)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    return list(reversed(missing))
+
+
+def _move_aside(target):
+    """Renames an existing artifact at `target` to a hidden temporary name; returns it."""
+    if not target.exists():
+        return None
+    if target.is_file():
+        return None  # os.replace overwrites a file atomically
+    backup = pathlib.Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old."))
+    os.rmdir(backup)
+    os.replace(target, backup)
+    return backup
