@@ -87,8 +87,8 @@ def load_breast_cancer():
         X_test=X_test,
         y_test=y_test,
         split=_split_text(True),
-        feature_names=list(bunch.feature_names),
-        class_names=list(bunch.target_names),
+        feature_names=[str(name) for name in bunch.feature_names],
+        class_names=[str(name) for name in bunch.target_names],
         provenance=_provenance(
             "load_breast_cancer",
             "UCI Breast Cancer Wisconsin (Diagnostic)",
@@ -121,7 +121,7 @@ def load_diabetes():
         X_test=X_test,
         y_test=np.asarray(y_test),
         split=_split_text(False),
-        feature_names=list(bunch.feature_names),
+        feature_names=[str(name) for name in bunch.feature_names],
         provenance=_provenance(
             "load_diabetes",
             "Efron, Hastie, Johnstone & Tibshirani, Least Angle Regression data",

@@ -95,4 +95,5 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
 
     def predict(self, X):
         """Returns the most probable label (from `classes_`) of each sample."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=-1)]
+        probabilities = self.predict_proba(X)
+        return self.classes_[np.argmax(probabilities, axis=-1)]

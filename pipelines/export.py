@@ -23,9 +23,10 @@ and on a single sample, and compared with the Keras model; only then is it renam
 place. A failed check raises `ExportError` and leaves nothing behind.
 
 Backends: export needs the TensorFlow runtime. On the TensorFlow backend both formats work.
-On the JAX backend the SavedModel works (the model is converted with jax2tf; the graph holds
-an XlaCallModule op, served by TF Serving >= 2.12), but ONNX does not (tf2onnx cannot
-convert XlaCallModule): export ONNX with KERAS_BACKEND=tensorflow. The PyTorch backend needs
+On the JAX backend the SavedModel works (the model is converted with jax2tf and lowered for
+CPU, plus the accelerator JAX runs on; the graph holds an XlaCallModule op, so it needs a
+TensorFlow / TF Serving about as recent as the one that wrote it), but ONNX does not (tf2onnx
+cannot convert XlaCallModule): export ONNX with KERAS_BACKEND=tensorflow. The PyTorch backend needs
 torch_xla for either format: run with KERAS_BACKEND=tensorflow instead (weights files are
 portable across backends).
 
@@ -102,18 +103,24 @@ def export_model(
         raise ValueError(
             f"name must be a non-empty file name without slashes. Received: name={name!r}"
         )
-    backend = keras.backend.backend()
-    if backend not in ("tensorflow", "jax") or (backend == "jax" and format == "onnx"):
-        raise ExportError(
-            f"Exporting to {format!r} is not supported on the {backend!r} backend of Keras "
-            f"(it needs {'torch_xla' if backend == 'torch' else 'the TensorFlow graph'}). "
-            "Run the export with KERAS_BACKEND=tensorflow: weights files are portable across "
-            "backends, so `model.save_weights(...)` here and `zoo.get(name, weights=...)` "
-            "there gives the same model."
-        )
-    model = _float32_model(model)
     spec = _Spec(model, labels)
     inputs = _sample_inputs(spec, sample)
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax") or (backend == "jax" and format == "onnx"):
+        if backend == "jax":
+            why = "tf2onnx cannot convert the XlaCallModule op that jax2tf produces"
+        elif backend == "torch":
+            why = "the export runs a TensorFlow graph, which Keras makes from torch via torch_xla"
+        else:
+            why = "the export runs a TensorFlow graph"
+        raise ExportError(
+            f"Exporting to {format!r} does not work on the {backend!r} backend of Keras: "
+            f"{why}. Run the export with KERAS_BACKEND=tensorflow. Weights files are portable "
+            "across backends: `model.save_weights('m.weights.h5')` here, then "
+            "`zoo.get(name, weights='m.weights.h5')` (or the pipeline) under TensorFlow gives "
+            "the same model."
+        )
+    model = _float32_model(model)
     reference = _keras_outputs(model, spec, inputs)
 
     root = pathlib.Path(path)
@@ -122,6 +129,7 @@ def export_model(
     else:
         target = root / f"{name}.onnx"
     created = _missing_dirs(target.parent)
+    backup = None
     try:
         with atomic_path(target) as tmp:
             if format == "saved_model":
@@ -134,6 +142,8 @@ def export_model(
         if backup is not None:
             shutil.rmtree(backup, ignore_errors=True)
     except BaseException:
+        if backup is not None and not target.exists():
+            os.replace(backup, target)  # the new artifact did not land: put the old one back
         for directory in reversed(created):
             try:
                 directory.rmdir()
@@ -160,7 +170,9 @@ class _Spec:
     def __init__(self, model, labels):
         self.input_names = [tensor.name for tensor in model.inputs]
         if len(set(self.input_names)) != len(self.input_names):
-            raise ValueError(f"The model's inputs need distinct names. Received: {self.input_names}")
+            raise ValueError(
+                f"The model's inputs need distinct names. Received: {self.input_names}"
+            )
         self.tensor_specs = []
         for tensor in model.inputs:
             dtype = tf.as_dtype(keras.backend.standardize_dtype(tensor.dtype))
@@ -302,7 +314,8 @@ def _sample_inputs(spec, sample):
         inputs[tensor_spec.name] = array
     lengths = {len(array) for array in inputs.values()}
     if len(lengths) != 1:
-        raise ValueError(f"The sample inputs differ in length: { {k: len(v) for k, v in inputs.items()} }")
+        lengths = {name: len(array) for name, array in inputs.items()}
+        raise ValueError(f"The sample inputs differ in length. Received: {lengths}")
     return inputs
 
 
@@ -323,10 +336,8 @@ def _named_outputs(spec, outputs):
 
 
 def _keras_outputs(model, spec, inputs):
-    outputs = model(_model_inputs(spec, inputs), training=False)
-    return {
-        name: keras.ops.convert_to_numpy(value) for name, value in _named_outputs(spec, outputs).items()
-    }
+    outputs = _named_outputs(spec, model(_model_inputs(spec, inputs), training=False))
+    return {name: keras.ops.convert_to_numpy(value) for name, value in outputs.items()}
 
 
 # -- the serving function ----------------------------------------------------------------------
@@ -370,15 +381,18 @@ def _core_function(model, spec, archive):
         )
         return _named_outputs(spec, outputs)
 
-    def shape_text(shape, batch):
-        dims = ["batch" if batch and i == 0 else (f"d{i}" if d is None else str(d))
-                for i, d in enumerate(shape)]
+    def shape_text(shape, prefix=None):
+        # One "batch" shared by all inputs; any other unknown axis is its own variable.
+        dims = [
+            str(d) if d is not None else ("batch" if i == 0 else f"{prefix}_{i}")
+            for i, d in enumerate(shape)
+        ]
         return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
     polymorphic = [
-        [shape_text(v.shape, False) for v in trainable],
-        [shape_text(v.shape, False) for v in non_trainable],
-        {s.name: shape_text(s.shape, True) for s in spec.tensor_specs},
+        [shape_text(v.shape) for v in trainable],
+        [shape_text(v.shape) for v in non_trainable],
+        {s.name: shape_text(s.shape, f"in{k}") for k, s in enumerate(spec.tensor_specs)},
     ]
     platforms = ["cpu"]
     device = jax.default_backend()
@@ -414,21 +428,41 @@ def _write_onnx(model, spec, file_path, version):
     import tf2onnx
 
     serve = _serving_function(spec, _core_function(model, spec, None), strings=False)
-    logger = logging.getLogger("tf2onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    if not hasattr(np, "object"):  # tf2onnx 1.17 still names np.object in a few converters
-        np.object = object
+    loggers = [logging.getLogger(name) for name in ("tf2onnx", "tensorflow")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:  # tf2onnx logs every pass; TF warns about its v1 freezing API
+        logger.setLevel(logging.ERROR)
     try:
-        proto, _ = tf2onnx.convert.from_function(
-            serve, input_signature=spec.tensor_specs, opset=ONNX_OPSET
+        # Freeze first: tf2onnx.convert.from_function would turn the eager tensors a model
+        # captures (e.g. a Normalization layer's mean and variance) into graph inputs.
+        from tensorflow.python.framework.convert_to_constants import (
+            convert_variables_to_constants_v2,
+        )
+
+        concrete = serve.get_concrete_function()
+        frozen = convert_variables_to_constants_v2(concrete)
+        input_names = [t.name for t in frozen.inputs if t.dtype != tf.resource]
+        output_names = [t.name for t in frozen.outputs]
+        if len(input_names) != len(spec.input_names):
+            raise ExportError(f"the frozen graph has inputs {input_names}")
+        rename = dict(zip(input_names, spec.input_names))
+        keys = tf.nest.flatten({key: key for key in concrete.structured_outputs})
+        rename.update(zip(output_names, keys))
+        proto, _ = tf2onnx.convert.from_graph_def(
+            frozen.graph.as_graph_def(),
+            name=model.name,
+            input_names=input_names,
+            output_names=output_names,
+            opset=ONNX_OPSET,
+            tensors_to_rename=rename,
         )
     except Exception as error:
         raise ExportError(
             f"Converting {model.name!r} to ONNX failed: {type(error).__name__}: {error}"
         ) from error
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
     proto.model_version = version
     proto.doc_string = f"Keras model {model.name!r} exported by the zoo (pipelines.export)."
     metadata = {"keras_model": model.name, "inputs": json.dumps(spec.input_names)}
@@ -468,11 +502,11 @@ def _compare(spec, got, reference, batch, where):
         if class_id.dtype != np.int64 or not np.array_equal(
             class_id, np.argmax(np.asarray(got[CLASSIFIER_OUTPUT]), axis=-1)
         ):
-            raise ExportError(f"{where}: {CLASS_ID!r} is not the int64 argmax of the probabilities.")
+            raise ExportError(f"{where}: {CLASS_ID!r} is not the int64 argmax of the probabilities")
         if CLASS_LABEL in got:
-            classes = [c.decode() if isinstance(c, bytes) else str(c) for c in np.asarray(got[CLASS_LABEL])]
+            classes = [c.decode() if isinstance(c, bytes) else str(c) for c in got[CLASS_LABEL]]
             if classes != [spec.labels[i] for i in class_id]:
-                raise ExportError(f"{where}: {CLASS_LABEL!r} does not match the labels of class_id.")
+                raise ExportError(f"{where}: {CLASS_LABEL!r} is not the label of {CLASS_ID!r}")
     return worst
 
 
@@ -485,10 +519,11 @@ def _verify_saved_model(directory, spec, inputs, reference):
         raise ExportError(f"{where}: the SavedModel does not reload: {error}") from error
     expected = spec.serving_outputs(strings=True)
     input_keys = sorted(function.structured_input_signature[1])
-    if input_keys != sorted(spec.input_names) or sorted(function.structured_outputs) != sorted(expected):
+    output_keys = sorted(function.structured_outputs)
+    if input_keys != sorted(spec.input_names) or output_keys != sorted(expected):
         raise ExportError(
             f"{where}: signature {SIGNATURE_KEY!r} has inputs {input_keys} and outputs "
-            f"{sorted(function.structured_outputs)}; expected {sorted(spec.input_names)} and "
+            f"{output_keys}; expected {sorted(spec.input_names)} and "
             f"{sorted(expected)}."
         )
     worst = 0.0
@@ -522,7 +557,7 @@ def _verify_onnx(file_path, spec, inputs, reference):
         )
     for node in session.get_inputs():
         if isinstance(node.shape[0], int):
-            raise ExportError(f"{where}: input {node.name!r} has a fixed batch size {node.shape[0]}.")
+            raise ExportError(f"{where}: input {node.name!r} has a fixed batch size")
     worst = 0.0
     for batch in (len(next(iter(inputs.values()))), 1):
         feed = {name: array[:batch] for name, array in inputs.items()}

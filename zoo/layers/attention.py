@@ -80,7 +80,7 @@ class AttentionPooling(layers.Layer):
         if return_attention_scores is None:
             return_attention_scores = self.return_attention_scores
         scores = ops.squeeze(self.score(self.hidden(inputs)), axis=-1)
-        # The softmax runs in float32 so that it is stable under mixed precision.
+        # Softmax in float32, so that it is stable under mixed precision.
         scores = ops.cast(scores, "float32")
         if mask is not None:
             mask = ops.cast(mask, "bool")

@@ -33,7 +33,7 @@ def mlp_trunk(features, hidden_units, depth, dropout, l2):
     recipe={"epochs": 100, "batch_size": 32, "learning_rate": 1e-3},
 )
 def mlp_breast_cancer(
-    num_features=30, num_classes=2, hidden_units=32, depth=2, dropout=0.3, l2=1e-3
+    num_features=30, num_classes=2, hidden_units=32, depth=1, dropout=0.3, l2=1e-2
 ):
     """An MLP for the 30 raw features of the Wisconsin breast cancer data.
 
