@@ -145,6 +145,7 @@ def train_run(
         "epochs": estimator._setting("epochs"),
         "batch_size": estimator._setting("batch_size"),
         "learning_rate": estimator._setting("learning_rate"),
+        "lr_schedule": estimator._setting("lr_schedule"),
         "optimizer": estimator.optimizer,
         "seed": seed,
         "validation_split": VALIDATION_SPLIT,

@@ -32,3 +32,23 @@ def small_tabular(breast_cancer):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def load_dataset():
+    """`load_dataset(name)`: the dataset, or a skip naming its install command.
+
+    Outside CI a missing data package (e.g. Debian's dataset-fashion-mnist) skips the test;
+    in CI (CI=true, where .ci/run installs every data package) it fails it.
+    """
+    import datasets
+
+    def load(name):
+        try:
+            return datasets.load(name)
+        except datasets.DatasetMissingError as error:
+            if os.environ.get("CI"):
+                pytest.fail(str(error))
+            pytest.skip(str(error))
+
+    return load
