@@ -7,7 +7,6 @@ prefix (`ZooClassifier("cnn-digits", model__dropout=0.5)`), so `clone`, `GridSea
 on whichever backend Keras runs.
 """
 
-import copy
 import pathlib
 import tempfile
 
@@ -36,7 +35,8 @@ class ZooEstimator(BaseEstimator):
             default: the entry's recipe.
         optimizer: a Keras optimizer name ("adam", "adamw", "sgd", "rmsprop").
         validation_split: fraction of the training data held out (seeded) for validation.
-        callbacks: Keras callbacks (e.g. `keras.callbacks.EarlyStopping`), copied per fit.
+        callbacks: Keras callbacks (e.g. `keras.callbacks.EarlyStopping`), used as given
+            (`clone` and `GridSearchCV` copy them, like every parameter).
         class_weight: classifiers only: "balanced", or {label: weight} in the user's labels.
         random_state: seed for the initialisation, the shuffling and the validation split.
         warm_start: when fitted already, `fit` continues training the same model.
@@ -147,7 +147,12 @@ class ZooEstimator(BaseEstimator):
         optimizer = keras.optimizers.get(
             {"class_name": self.optimizer, "config": {"learning_rate": learning_rate}}
         )
-        model.compile(optimizer=optimizer, loss=self._loss(), metrics=self._metrics())
+        model.compile(
+            optimizer=optimizer,
+            loss=self._loss(),
+            metrics=self._metrics(),
+            loss_weights=self._loss_weights(),
+        )
 
     # -- task hooks (ZooClassifier, ZooRegressor) ------------------------------------------
 
@@ -156,6 +161,14 @@ class ZooEstimator(BaseEstimator):
 
     def _metrics(self):
         raise NotImplementedError
+
+    def _loss_weights(self):
+        """Weights of the losses of several outputs ({output name: weight}), or None."""
+        return None
+
+    def _stratify_labels(self, y):
+        """The labels the validation split is stratified on, or None."""
+        return y if self._task == "classification" else None
 
     def _encode_targets(self, y, fitting):
         """Validated targets as the model trains on them; `fitting` sets fitted state."""
@@ -203,7 +216,7 @@ class ZooEstimator(BaseEstimator):
             train,
             validation_data=validation,
             epochs=self._setting("epochs"),
-            callbacks=copy.deepcopy(self.callbacks) or [],
+            callbacks=list(self.callbacks or []),
             shuffle=False,  # the tf.data pipeline shuffles
             verbose=self.verbose,
         )
@@ -238,7 +251,8 @@ class ZooEstimator(BaseEstimator):
         if not continuing:
             if not self.pretrained:
                 adapt_normalizers(self.model_, x, targets)
-            self._compile(self.model_, steps_per_epoch=-(-len(targets) // batch_size))
+            samples = len(next(iter(x.values())))  # len(targets) counts heads for a dict
+            self._compile(self.model_, steps_per_epoch=-(-samples // batch_size))
         train = data.make_dataset(
             x, targets, weights, batch_size, shuffle=True, seed=self.random_state
         )
@@ -285,16 +299,17 @@ class ZooEstimator(BaseEstimator):
             raise ValueError(
                 f"validation_split must be in (0, 1). Received: {self.validation_split!r}"
             )
+        count = len(next(iter(y.values())) if isinstance(y, dict) else y)
         train_idx, val_idx = train_test_split(
-            np.arange(len(y)),
+            np.arange(count),
             test_size=self.validation_split,
             random_state=self.random_state,
-            stratify=y if self._task == "classification" else None,
+            stratify=self._stratify_labels(y),
         )
         x_train = {name: array[train_idx] for name, array in x.items()}
         x_val = {name: array[val_idx] for name, array in x.items()}
         w_train = None if weights is None else weights[train_idx]
-        return x_train, y[train_idx], w_train, (x_val, y[val_idx])
+        return x_train, _take(y, train_idx), w_train, (x_val, _take(y, val_idx))
 
     def _predict_raw(self, X):
         """Runs the fitted model on X and returns its raw output."""
@@ -340,17 +355,28 @@ class ZooEstimator(BaseEstimator):
         self.__dict__.update(state)
 
 
+def _take(values, index):
+    """values[index] for an array, or for each array of a dict (several outputs)."""
+    if isinstance(values, dict):
+        return {key: value[index] for key, value in values.items()}
+    return values[index]
+
+
 def adapt_normalizers(model, x, y):
     """Adapts the model's `Normalization` layers on the training data.
 
     A `Normalization` fed by a model input is adapted on that input; an inverted one that
-    is a model output (regression targets) is adapted on the targets.
+    is a model output (regression targets) is adapted on the targets (for a model with
+    several outputs, on the targets of the output of the same name).
     """
     for layer in model.layers:
         if not isinstance(layer, keras.layers.Normalization):
             continue
         if layer.invert and layer.name in model.output_names:
-            layer.adapt(np.asarray(y, "float32").reshape(len(y), -1))
+            targets = y.get(layer.name) if isinstance(y, dict) else y
+            if targets is None:
+                continue
+            layer.adapt(np.asarray(targets, "float32").reshape(len(targets), -1))
         elif getattr(layer.input, "name", None) in x:
             layer.adapt(x[layer.input.name])
 
