@@ -16,6 +16,7 @@ import difflib
 from datasets.base import Dataset, DatasetMissingError
 from datasets.fashion_mnist import load_fashion_mnist
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
+from datasets.timeseries import load_sp500_volume
 
 __all__ = ["Dataset", "DatasetMissingError", "list_datasets", "load"]
 
@@ -24,6 +25,7 @@ LOADERS = {
     "diabetes": load_diabetes,
     "digits": load_digits,
     "fashion_mnist": load_fashion_mnist,
+    "sp500_volume": load_sp500_volume,
 }
 
 
