@@ -70,7 +70,7 @@ def build_parser():
 
     predict = add("predict", "predict on .npy, .csv or image files")
     predict.add_argument("name")
-    predict.add_argument("files", nargs="+")
+    predict.add_argument("files", nargs="+", help="FILE, or INPUT=FILE for several inputs")
     predict.add_argument("--weights", default="pretrained")
 
     export = add("export", "export to a SavedModel or ONNX, verified")
@@ -84,6 +84,7 @@ def build_parser():
 
 def command_list(args):
     import zoo
+    from pipelines.evaluation import HEADLINE_METRIC
     from zoo.weights import read_manifest
 
     manifest = read_manifest()
@@ -94,7 +95,7 @@ def command_list(args):
         parameters = row["parameters"] if row else entry.build().count_params()
         metric = "none shipped"
         if row:
-            key = "accuracy" if entry.task == "classification" else "r2"
+            key = HEADLINE_METRIC[entry.task]
             metric = f"{key} {row['metrics'][key]:.4f}"
         rows.append((name, entry.task, f"{parameters:,}", entry.dataset, metric))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
@@ -153,11 +154,10 @@ def command_evaluate(args):
     print(json.dumps(evaluation.evaluate(model, data), indent=2))
 
 
-def read_inputs(path, model):
-    """Reads samples from .npy, .csv or an image file, shaped for `model`'s single input."""
+def read_inputs(path, shape):
+    """Reads samples of `shape` (no batch axis) from a .npy, .csv or image file."""
     import numpy as np
 
-    shape = tuple(model.inputs[0].shape[1:])
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".npy":
         array = np.load(path, allow_pickle=False)
@@ -175,9 +175,32 @@ def read_inputs(path, model):
         array = keras.utils.img_to_array(image)[..., 0]
     else:
         raise ValueError(f"{path}: predict reads .npy, .csv or image files. Received: {suffix!r}")
-    if array.shape == shape:
+    if array.shape == tuple(shape):
         array = array[None]
     return array
+
+
+def read_batches(files, model):
+    """Yields (label, x) batches to predict on.
+
+    A one-input model takes one batch per file. For a model with several inputs, the files
+    name their input and together form one batch: `image=digits.npy audio=clips.npy`.
+    """
+    shapes = {tensor.name: tuple(tensor.shape[1:]) for tensor in model.inputs}
+    if len(shapes) == 1:
+        (shape,) = shapes.values()
+        for path in files:
+            yield path, read_inputs(path, shape)
+        return
+    named = dict(item.partition("=")[::2] for item in files)
+    missing = sorted(set(shapes) - set(named))
+    unexpected = sorted(set(named) - set(shapes))
+    if missing or unexpected or len(named) != len(files):
+        raise ValueError(
+            f"This model has the inputs {sorted(shapes)}: give one INPUT=FILE per input. "
+            f"Missing: {missing}; unexpected: {unexpected}. Received: {files}"
+        )
+    yield " ".join(files), {name: read_inputs(named[name], shapes[name]) for name in shapes}
 
 
 def command_predict(args):
@@ -189,8 +212,11 @@ def command_predict(args):
 
     model = zoo.get(args.name, weights=args.weights)
     class_names = (read_manifest().get(args.name) or {}).get("class_names")
-    for path in args.files:
-        output = evaluation.predict_arrays(model, read_inputs(path, model))
+    for path, x in read_batches(args.files, model):
+        output = evaluation.predict_arrays(model, x)
+        if isinstance(output, dict):
+            print_heads(path, model, output, class_names)
+            continue
         for index, row in enumerate(output):
             if zoo.get_entry(args.name).task == "classification":
                 best = int(np.argmax(row))
@@ -200,6 +226,27 @@ def command_predict(args):
                 print(f"{path}[{index}]\t{float(row[0]):.4f}")
 
 
+def print_heads(path, model, outputs, class_names):
+    """Prints one line per sample: each head's label and probability, or its value."""
+    import numpy as np
+
+    from pipelines.multitask import head_kinds
+
+    kinds = head_kinds(model)
+    class_names = class_names if isinstance(class_names, dict) else {}
+    for index in range(len(next(iter(outputs.values())))):
+        cells = []
+        for head, kind in kinds.items():
+            row = outputs[head][index]
+            if kind == "classification":
+                best = int(np.argmax(row))
+                names = class_names.get(head)
+                cells.append(f"{head}={names[best] if names else best} {row[best]:.4f}")
+            else:
+                cells.append(f"{head}={float(np.ravel(row)[0]):.4f}")
+        print(f"{path}[{index}]\t" + "\t".join(cells))
+
+
 def command_export(args):
     import zoo
     from pipelines.export import export_model
@@ -207,6 +254,8 @@ def command_export(args):
 
     model = zoo.get(args.name, weights=args.weights)
     labels = (read_manifest().get(args.name) or {}).get("class_names")
+    if not isinstance(labels, list):
+        labels = None  # a multitask entry keeps a dict of class names per head
     report = export_model(
         model, args.out, format=args.format, version=args.version, labels=labels,
         name=args.name,

@@ -13,18 +13,21 @@ Example:
 
 import difflib
 
+from datasets.av_mnist import load_av_mnist
 from datasets.base import Dataset, DatasetMissingError
-from datasets.fashion_mnist import load_fashion_mnist
+from datasets.fashion_mnist import load_fashion_mnist, load_fashion_mnist_multitask
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
 from datasets.timeseries import load_sp500_volume
 
 __all__ = ["Dataset", "DatasetMissingError", "list_datasets", "load"]
 
 LOADERS = {
+    "av_mnist": load_av_mnist,
     "breast_cancer": load_breast_cancer,
     "diabetes": load_diabetes,
     "digits": load_digits,
     "fashion_mnist": load_fashion_mnist,
+    "fashion_mnist_multitask": load_fashion_mnist_multitask,
     "sp500_volume": load_sp500_volume,
 }
 

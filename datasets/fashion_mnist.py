@@ -77,3 +77,44 @@ def load_fashion_mnist():
             "citation": "Xiao, Rasul & Vollgraf (2017), arXiv:1708.07747",
         },
     )
+
+
+# Coarse groups of the ten Fashion-MNIST classes, for the multitask loader. Indexed by the
+# fine label: tops = T-shirt/top, Pullover, Dress, Coat, Shirt; bottoms = Trouser;
+# footwear = Sandal, Sneaker, Ankle boot; bags = Bag.
+COARSE_NAMES = ["tops", "bottoms", "footwear", "bags"]
+FINE_TO_COARSE = np.array([0, 1, 0, 0, 0, 2, 0, 2, 3, 2], dtype="int64")
+
+
+def load_fashion_mnist_multitask():
+    """Fashion-MNIST with two targets per image: the fine class and its coarse group.
+
+    The images and the official split are those of `load_fashion_mnist`. `y_train` and
+    `y_test` are dicts {"fine": labels 0..9, "coarse": labels 0..3}; the coarse label is a
+    fixed function of the fine one (`FINE_TO_COARSE`), a grouping we chose, not part of the
+    source: 0 tops (T-shirt/top, Pullover, Dress, Coat, Shirt), 1 bottoms (Trouser),
+    2 footwear (Sandal, Sneaker, Ankle boot), 3 bags (Bag). `class_names` is a dict of the
+    two name lists.
+
+    Example:
+
+        data = load_fashion_mnist_multitask()
+        data.y_train["coarse"][:3], data.class_names["coarse"]   # [2, 0, 0], [..., 'bags']
+    """
+    single = load_fashion_mnist()
+    return Dataset(
+        name="fashion_mnist_multitask",
+        task="multitask",
+        X_train=single.X_train,
+        y_train={"fine": single.y_train, "coarse": FINE_TO_COARSE[single.y_train]},
+        X_test=single.X_test,
+        y_test={"fine": single.y_test, "coarse": FINE_TO_COARSE[single.y_test]},
+        split=single.split,
+        class_names={"fine": list(CLASS_NAMES), "coarse": list(COARSE_NAMES)},
+        provenance={
+            **single.provenance,
+            "coarse_groups": "tops = T-shirt/top, Pullover, Dress, Coat, Shirt; "
+            "bottoms = Trouser; footwear = Sandal, Sneaker, Ankle boot; bags = Bag "
+            "(our grouping, derived from the fine label)",
+        },
+    )

@@ -8,6 +8,7 @@ Example:
 """
 
 from pipelines.classification import ZooClassifier
+from pipelines.multitask import ZooMultiTask
 from pipelines.regression import ZooRegressor
 
-__all__ = ["ZooClassifier", "ZooRegressor"]
+__all__ = ["ZooClassifier", "ZooMultiTask", "ZooRegressor"]

@@ -89,8 +89,19 @@ def as_input_dict(X, model):
 
 
 def check_same_length(named_arrays):
-    """Raises when arrays that describe the same samples have different lengths."""
-    lengths = {name: len(array) for name, array in named_arrays.items() if array is not None}
+    """Raises when arrays that describe the same samples have different lengths.
+
+    A value may be a dict of arrays (several inputs or outputs): each of its arrays is
+    checked, named like `y['fine']`.
+    """
+    lengths = {}
+    for name, array in named_arrays.items():
+        if isinstance(array, dict):
+            lengths.update(
+                {f"{name}[{key!r}]": len(v) for key, v in array.items() if v is not None}
+            )
+        elif array is not None:
+            lengths[name] = len(array)
     if len(set(lengths.values())) > 1:
         described = ", ".join(f"{name} has {length}" for name, length in lengths.items())
         raise ValueError(f"Inconsistent numbers of samples: {described}.")

@@ -9,7 +9,10 @@ from pipelines import data
 def predict_arrays(model, X, batch_size=256):
     """Runs `model` on raw X (validated) through tf.data; returns the output array."""
     dataset = data.make_dataset(data.as_input_dict(X, model), batch_size=batch_size)
-    return np.asarray(model.predict(dataset, verbose=0))
+    output = model.predict(dataset, verbose=0)
+    if isinstance(output, dict):  # several named heads
+        return {name: np.asarray(value) for name, value in output.items()}
+    return np.asarray(output)
 
 
 def classification_metrics(y_true, probabilities):
@@ -45,6 +48,31 @@ def regression_metrics(y_true, predicted):
     }
 
 
+def multitask_metrics(model, y_true, outputs):
+    """Each head's metrics, keyed "<head>_<metric>", and "score", the mean over heads of
+    accuracy (classification heads) and R^2 (regression heads).
+
+    Example:
+
+        multitask_metrics(model, {"fine": y, "coarse": z}, model.predict(x))["coarse_accuracy"]
+    """
+    from pipelines.multitask import head_kinds, targets_as_dict
+
+    kinds = head_kinds(model)
+    y_true = targets_as_dict(y_true, kinds)
+    result, headline = {}, []
+    for head, kind in kinds.items():
+        if kind == "classification":
+            values = classification_metrics(y_true[head], outputs[head])
+            headline.append(values["accuracy"])
+        else:
+            values = regression_metrics(y_true[head], outputs[head])
+            headline.append(values["r2"])
+        result.update({f"{head}_{key}": value for key, value in values.items()})
+    result["score"] = float(np.mean(headline))
+    return result
+
+
 def evaluate(model, dataset, split="test"):
     """Metrics of `model` on a split ("test" or "train") of a `datasets.Dataset`.
 
@@ -54,9 +82,11 @@ def evaluate(model, dataset, split="test"):
     """
     X, y = (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
     output = predict_arrays(model, X)
+    if dataset.task == "multitask":
+        return multitask_metrics(model, y, output)
     if dataset.task == "classification":
         return classification_metrics(y, output)
     return regression_metrics(y, output)
 
 
-HEADLINE_METRIC = {"classification": "accuracy", "regression": "r2"}
+HEADLINE_METRIC = {"classification": "accuracy", "regression": "r2", "multitask": "score"}

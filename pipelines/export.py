@@ -36,6 +36,7 @@ Example:
     report["path"]   # "exports/mlp_breast_cancer.onnx"
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -423,6 +424,64 @@ def _write_saved_model(model, spec, directory):
         raise ExportError(f"Writing the SavedModel of {model.name!r} failed: {error}") from error
 
 
+@contextlib.contextmanager
+def _onnx_friendly(model):
+    """While tracing for ONNX, builds graphs that tf2onnx can convert; same numbers.
+
+    Two Keras-on-TensorFlow graphs defeat tf2onnx 1.17 (measured on an audio model with
+    `keras.layers.MelSpectrogram` and a GRU):
+    - `keras.ops.stft` ends in `tf.signal.rfft` followed by `tf.math.real` / `tf.math.imag`,
+      and tf2onnx converts RFFT only when `ComplexAbs` consumes it ("Current implementation
+      of RFFT or FFT only allows ComplexAbs as consumer not {'Real', 'Imag'}"). Here the
+      STFT is the same framing and window followed by a matmul with the DFT matrix.
+    - A Keras 3 RNN runs a `tf.while_loop` over a TensorList, which tf2onnx leaves as
+      `TensorListReserve` ops onnxruntime cannot load. Here every RNN is unrolled (this needs a
+      static number of time steps) (`unroll=True`), a plain graph of the same cell.
+    Both are restored afterwards; the exported file is checked against the Keras model.
+    """
+    from keras.src.backend.tensorflow import math as tf_math
+
+    unrollable = [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, keras.layers.RNN) and not layer.unroll
+    ]
+    original_stft = tf_math.stft
+    tf_math.stft = _stft_by_matmul
+    for layer in unrollable:
+        layer.unroll = True
+    try:
+        yield
+    finally:
+        tf_math.stft = original_stft
+        for layer in unrollable:
+            layer.unroll = False
+
+
+def _stft_by_matmul(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
+    """`keras.ops.stft` on TensorFlow with the real FFT written as a DFT matmul."""
+    x = tf.convert_to_tensor(x)
+    if center:
+        pad_width = [(0, 0)] * (len(x.shape) - 1) + [(fft_length // 2, fft_length // 2)]
+        x = tf.pad(x, pad_width, mode="reflect")
+    l_pad = (fft_length - sequence_length) // 2
+    r_pad = fft_length - sequence_length - l_pad
+    frames = tf.signal.frame(x, fft_length, sequence_stride)  # (..., frames, fft_length)
+    if window is not None:
+        if isinstance(window, str):
+            make = {"hann": tf.signal.hann_window, "hamming": tf.signal.hamming_window}[window]
+            win_array = make(sequence_length, periodic=True, dtype=x.dtype)
+        else:
+            win_array = tf.convert_to_tensor(window, dtype=x.dtype)
+        frames = frames * tf.pad(win_array, [[l_pad, r_pad]])
+    n = np.arange(fft_length)[:, None]
+    k = np.arange(fft_length // 2 + 1)[None, :]
+    angle = 2.0 * np.pi * ((n * k) % fft_length) / fft_length
+    real = tf.matmul(frames, tf.constant(np.cos(angle), dtype=x.dtype))
+    imag = tf.matmul(frames, tf.constant(-np.sin(angle), dtype=x.dtype))
+    return real, imag
+
+
 def _write_onnx(model, spec, file_path, version):
     import onnx
     import tf2onnx
@@ -439,7 +498,8 @@ def _write_onnx(model, spec, file_path, version):
             convert_variables_to_constants_v2,
         )
 
-        concrete = serve.get_concrete_function()
+        with _onnx_friendly(model):
+            concrete = serve.get_concrete_function()
         frozen = convert_variables_to_constants_v2(concrete)
         input_names = [t.name for t in frozen.inputs if t.dtype != tf.resource]
         output_names = [t.name for t in frozen.outputs]

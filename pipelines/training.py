@@ -38,15 +38,21 @@ import datasets  # noqa: E402
 import zoo  # noqa: E402
 from pipelines import evaluation  # noqa: E402
 from pipelines.classification import ZooClassifier  # noqa: E402
+from pipelines.multitask import ZooMultiTask  # noqa: E402
 from pipelines.regression import ZooRegressor  # noqa: E402
 
 VALIDATION_SPLIT = 0.1
 
 
 def estimator_for(name, **params):
-    """Returns a `ZooClassifier` or `ZooRegressor` for the task of entry `name`."""
+    """Returns a `ZooClassifier`, `ZooRegressor` or `ZooMultiTask` for the task of `name`."""
     task = zoo.get_entry(name).task
-    return (ZooClassifier if task == "classification" else ZooRegressor)(name, **params)
+    estimators = {
+        "classification": ZooClassifier,
+        "regression": ZooRegressor,
+        "multitask": ZooMultiTask,
+    }
+    return estimators[task](name, **params)
 
 
 def software_versions():
@@ -64,10 +70,21 @@ def software_versions():
 
 
 def plot_learning_curve(history, task, path):
-    """Saves loss and the headline metric per epoch (train and validation) as a PNG."""
-    metric = {"classification": "accuracy", "regression": "mean_absolute_error"}[task]
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for axis, key in zip(axes, ("loss", metric)):
+    """Saves loss and the headline metric per epoch (train and validation) as a PNG.
+
+    A multitask run plots the total loss and the metric of each head.
+    """
+    if task == "multitask":
+        metrics = sorted(
+            key
+            for key in history
+            if key.endswith(("_accuracy", "_mean_absolute_error")) and not key.startswith("val_")
+        )
+    else:
+        metrics = [{"classification": "accuracy", "regression": "mean_absolute_error"}[task]]
+    keys = ["loss", *metrics]
+    figure, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4))
+    for axis, key in zip(axes, keys):
         for prefix, style in (("", "-"), ("val_", "--")):
             if prefix + key in history:
                 values = history[prefix + key]
@@ -205,9 +222,12 @@ def publish_run(run_dir):
     weights_path = run_dir / "best.weights.h5"
     zoo.weights.load_into(model, weights_path)
     exports_verified = []
+    # Labels name the classes of a one-output classifier; a multitask entry's class names
+    # (a dict per head) stay in the manifest row.
+    labels = config["class_names"] if isinstance(config["class_names"], list) else None
     with tempfile.TemporaryDirectory() as directory:
         for format in ("saved_model", "onnx"):
-            export_model(model, directory, format=format, labels=config["class_names"])
+            export_model(model, directory, format=format, labels=labels)
             exports_verified.append(format)
     file_name = f"{name}.weights.h5"
     with zoo.weights.atomic_path(zoo.weights.SHIPPED_DIR / file_name) as tmp:

@@ -18,7 +18,7 @@ import fnmatch
 import inspect
 from typing import Callable
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "multitask")
 
 _ENTRIES = {}
 
@@ -34,7 +34,7 @@ class ZooEntry:
     Attributes:
         name: the registered name, e.g. "cnn-digits".
         builder: the function that builds the `keras.Model`.
-        task: "classification" or "regression".
+        task: "classification", "regression" or "multitask" (a dict of named heads).
         dataset: the `datasets.load` name of the data its weights were trained on.
         topic: the curriculum topic the entry shows, in a few words.
         description: first paragraph of the builder's docstring.
@@ -61,7 +61,7 @@ def register(name, *, task, dataset, topic, recipe=None):
 
     Args:
         name: the zoo name, lowercase words joined by "-".
-        task: one of "classification", "regression".
+        task: one of "classification", "regression", "multitask" (a dict of named heads).
         dataset: the `datasets.load` name its weights are trained on.
         topic: the curriculum topic, e.g. "image recognition with a CNN".
         recipe: default training settings for pipelines and the CLI, e.g.
