@@ -10,9 +10,9 @@ the architecture.
 """
 
 import keras
-from keras import layers, regularizers
+from keras import layers
 
-from zoo.models.vision import conv_block
+from zoo.models.vision import dense_features, fashion_trunk
 from zoo.registry import register
 
 
@@ -71,23 +71,8 @@ def multitask_fashion(
                 f"{argument} must be a number >= 0. Received: {argument}={value!r}"
             )
     image = keras.Input(shape=(28, 28), name="image")
-    x = layers.Reshape((28, 28, 1), name="add_channel")(image)
-    x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
-    if flip:
-        x = layers.RandomFlip("horizontal", name="random_flip")(x)
-    if translation:
-        x = layers.RandomTranslation(
-            translation, translation, fill_mode="constant", name="random_translation"
-        )(x)
-    x = conv_block(x, filters, 1, l2, name="block1")
-    x = conv_block(x, filters * 2, 2, l2, name="block2")
-    x = conv_block(x, filters * 4, 2, l2, name="block3")
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dropout(dropout, name="dropout1")(x)
-    x = layers.Dense(
-        dense_units, activation="relu", kernel_regularizer=regularizers.L2(l2), name="dense"
-    )(x)
-    x = layers.Dropout(dropout, name="dropout2")(x)
+    x = fashion_trunk(image, filters, l2, flip, translation)
+    x = dense_features(x, dense_units, dropout, l2)
     # float32 outputs keep softmax stable under a mixed-precision policy.
     outputs = {
         head: layers.Dense(classes, activation="softmax", dtype="float32", name=head)(x)

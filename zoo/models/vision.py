@@ -26,8 +26,8 @@ def conv_block(x, filters, convolutions, l2, name):
     return layers.MaxPooling2D(2, name=f"{name}_pool")(x)
 
 
-def classifier_head(x, num_classes, dense_units, dropout, l2):
-    """Flatten -> Dropout -> Dense(ReLU, L2) -> Dropout -> Dense(softmax) "probabilities"."""
+def dense_features(x, dense_units, dropout, l2):
+    """Flatten -> Dropout -> Dense(ReLU, L2) -> Dropout."""
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(dropout, name="dropout1")(x)
     x = layers.Dense(
@@ -36,11 +36,31 @@ def classifier_head(x, num_classes, dense_units, dropout, l2):
         kernel_regularizer=regularizers.L2(l2),
         name="dense",
     )(x)
-    x = layers.Dropout(dropout, name="dropout2")(x)
+    return layers.Dropout(dropout, name="dropout2")(x)
+
+
+def classifier_head(x, num_classes, dense_units, dropout, l2):
+    """`dense_features`, then Dense(softmax) named "probabilities"."""
+    x = dense_features(x, dense_units, dropout, l2)
     # float32 output keeps softmax stable under a mixed-precision policy.
     return layers.Dense(
         num_classes, activation="softmax", dtype="float32", name="probabilities"
     )(x)
+
+
+def fashion_trunk(image, filters, l2, flip, translation):
+    """Raw 28x28 pixels -> scaling, augmentation (training only) -> three conv blocks."""
+    x = layers.Reshape((28, 28, 1), name="add_channel")(image)
+    x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+    if flip:
+        x = layers.RandomFlip("horizontal", name="random_flip")(x)
+    if translation:
+        x = layers.RandomTranslation(
+            translation, translation, fill_mode="constant", name="random_translation"
+        )(x)
+    x = conv_block(x, filters, 1, l2, name="block1")
+    x = conv_block(x, filters * 2, 2, l2, name="block2")
+    return conv_block(x, filters * 4, 2, l2, name="block3")
 
 
 @register(
@@ -110,16 +130,6 @@ def cnn_fashion_mnist(
         model.predict(np.zeros((1, 28, 28), "float32"))   # (1, 10) probabilities
     """
     image = keras.Input(shape=(28, 28), name="image")
-    x = layers.Reshape((28, 28, 1), name="add_channel")(image)
-    x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
-    if flip:
-        x = layers.RandomFlip("horizontal", name="random_flip")(x)
-    if translation:
-        x = layers.RandomTranslation(
-            translation, translation, fill_mode="constant", name="random_translation"
-        )(x)
-    x = conv_block(x, filters, 1, l2, name="block1")
-    x = conv_block(x, filters * 2, 2, l2, name="block2")
-    x = conv_block(x, filters * 4, 2, l2, name="block3")
+    x = fashion_trunk(image, filters, l2, flip, translation)
     probabilities = classifier_head(x, num_classes, dense_units, dropout, l2)
     return keras.Model(image, probabilities, name="cnn_fashion_mnist")
