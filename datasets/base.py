@@ -15,7 +15,8 @@ class Dataset:
 
     Attributes:
         name: the `datasets.load` name.
-        task: "classification" or "regression".
+        task: the task of the models trained on it ("classification", "regression",
+            "multitask", ...), as in `zoo.registry.TASKS`.
         X_train, y_train, X_test, y_test: NumPy arrays (features raw, as the source has them).
         split: how the test split was made (fixed and seeded).
         feature_names: names of the feature columns (tabular data), else None.

@@ -31,8 +31,8 @@ class ZooEstimator(BaseEstimator):
         epochs: training epochs (default: the entry's recipe).
         batch_size: samples per batch (default: the entry's recipe).
         learning_rate: optimizer learning rate (default: the entry's recipe).
-        lr_schedule: None (constant) or "cosine" (cosine decay to 0 over the training);
-            default: the entry's recipe.
+        lr_schedule: "constant" or "cosine" (cosine decay to 0 over the training);
+            None: the entry's recipe (constant when the recipe names none).
         optimizer: a Keras optimizer name ("adam", "adamw", "sgd", "rmsprop").
         validation_split: fraction of the training data held out (seeded) for validation.
         callbacks: Keras callbacks (e.g. `keras.callbacks.EarlyStopping`), used as given
@@ -142,8 +142,10 @@ class ZooEstimator(BaseEstimator):
             learning_rate = keras.optimizers.schedules.CosineDecay(
                 learning_rate, decay_steps=steps_per_epoch * self._setting("epochs")
             )
-        elif schedule is not None:
-            raise ValueError(f'lr_schedule must be None or "cosine". Received: {schedule!r}')
+        elif schedule not in (None, "constant"):
+            raise ValueError(
+                f'lr_schedule must be None, "constant" or "cosine". Received: {schedule!r}'
+            )
         optimizer = keras.optimizers.get(
             {"class_name": self.optimizer, "config": {"learning_rate": learning_rate}}
         )

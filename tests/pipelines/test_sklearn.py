@@ -186,3 +186,14 @@ def test_regressor_predicts_in_target_units():
     reg = ZooRegressor("mlp-diabetes", epochs=1, random_state=0).fit(data.X_train, data.y_train)
     # the output layer is adapted on the targets: predictions start near their mean
     assert abs(reg.predict(data.X_test).mean() - data.y_train.mean()) < 40
+
+
+def test_lr_schedule_constant_overrides_the_recipe(digits):
+    clf = ZooClassifier("cnn-fashion-mnist", lr_schedule="constant", epochs=1, batch_size=16)
+    clf.fit(np.zeros((16, 28, 28), "float32"), np.arange(16) % 2)
+    # The recipe's cosine decay would have brought it to ~0 after its single epoch.
+    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(2e-3)
+    with pytest.raises(ValueError, match="lr_schedule must be"):
+        ZooClassifier("mlp-breast-cancer", lr_schedule="linear", epochs=1).fit(
+            digits.X_train[:10].reshape(10, 64)[:, :30], np.arange(10) % 2
+        )
