@@ -25,6 +25,7 @@ __all__ = [
     "register",
 ]
 
+CARDS_DIR = _weights.SHIPPED_DIR.parent / "cards"
 MODALITY_OF_INPUT = {"image": "image", "features": "tabular", "audio": "audio", "text": "text"}
 
 
@@ -98,7 +99,8 @@ def info(name):
 
     It holds the task, topic, inputs (name, shape, dtype, modality), outputs, parameter
     count, dataset and provenance, shipped-weights metrics and their recipe, the export
-    formats verified for the shipped weights, and the defaults one can override.
+    formats verified for the shipped weights, the defaults one can override, and the path
+    of the written model card (`zoo/cards/NAME.md`: constructed data, baselines) if any.
 
     Example:
 
@@ -133,6 +135,7 @@ def info(name):
         "exports_verified": (row or {}).get("exports_verified", []),
         "defaults": dict(entry.defaults),
         "recipe": dict(entry.recipe),
+        "card": str(CARDS_DIR / f"{name}.md") if (CARDS_DIR / f"{name}.md").exists() else None,
         "how_to_override": (
             f"zoo.get({name!r}, weights=None, <argument>=<value>) or "
             f"python cli.py train {name} --set <argument>=<value>"

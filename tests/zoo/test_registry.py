@@ -63,3 +63,8 @@ def test_model_card(name):
     assert card["provenance"]["licence"]
     assert set(card["exports_verified"]) == {"saved_model", "onnx"}
     assert "dropout" in card["defaults"]
+
+
+def test_card_points_to_the_written_model_card():
+    assert zoo.info("av-mnist-fusion")["card"].endswith("zoo/cards/av-mnist-fusion.md")
+    assert zoo.info("cnn-digits")["card"] is None
