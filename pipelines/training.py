@@ -40,17 +40,19 @@ from pipelines import evaluation  # noqa: E402
 from pipelines.classification import ZooClassifier  # noqa: E402
 from pipelines.multitask import ZooMultiTask  # noqa: E402
 from pipelines.regression import ZooRegressor  # noqa: E402
+from pipelines.retrieval import ZooRetriever  # noqa: E402
 
 VALIDATION_SPLIT = 0.1
 
 
 def estimator_for(name, **params):
-    """Returns a `ZooClassifier`, `ZooRegressor` or `ZooMultiTask` for the task of `name`."""
+    """Returns a `ZooClassifier`, `ZooRegressor`, `ZooMultiTask` or `ZooRetriever` for `name`'s task."""
     task = zoo.get_entry(name).task
     estimators = {
         "classification": ZooClassifier,
         "regression": ZooRegressor,
         "multitask": ZooMultiTask,
+        "retrieval": ZooRetriever,
     }
     return estimators[task](name, **params)
 
@@ -80,11 +82,13 @@ def plot_learning_curve(history, task, path):
             for key in history
             if key.endswith(("_accuracy", "_mean_absolute_error")) and not key.startswith("val_")
         )
+    elif task == "retrieval":
+        metrics = []  # the contrastive loss is the only training curve
     else:
         metrics = [{"classification": "accuracy", "regression": "mean_absolute_error"}[task]]
     keys = ["loss", *metrics]
-    figure, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4))
-    for axis, key in zip(axes, keys):
+    figure, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
+    for axis, key in zip(axes[0], keys):
         for prefix, style in (("", "-"), ("val_", "--")):
             if prefix + key in history:
                 values = history[prefix + key]
@@ -172,8 +176,12 @@ def train_run(
         sets = " ".join(f"--set {key}={value}" for key, value in overrides.items())
         command = f"python cli.py train {name} --seed {seed} {sets}".strip()
     estimator.fit(data.X_train, data.y_train)
-    model = estimator.model_
-    model.save_weights(run_dir / "final.weights.h5")
+    estimator.model_.save_weights(run_dir / "final.weights.h5")
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy("float32")
+    # Score the weights as `zoo.get` loads them: in a fresh float32 model.
+    model = entry.build(**estimator.model_config_)
+    model.load_weights(run_dir / "final.weights.h5")
     final_metrics = evaluation.evaluate(model, data)
     model.load_weights(run_dir / "best.weights.h5")
     best_metrics = evaluation.evaluate(model, data)
@@ -194,8 +202,6 @@ def train_run(
     plot_learning_curve(estimator.history_, entry.task, run_dir / "learning_curve.png")
 
     summary = {"run_dir": str(run_dir), "metrics": metrics, "config": config}
-    if mixed_precision:
-        keras.mixed_precision.set_global_policy("float32")
     if publish:
         summary["published"] = publish_run(run_dir)
     return summary

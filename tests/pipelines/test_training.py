@@ -1,0 +1,43 @@
+"""Training runs and publishing, in process (the CLI tests run the same code as a user)."""
+
+import json
+
+import keras
+import pytest
+
+import zoo
+from pipelines import evaluation
+from pipelines.training import publish_run, train_run
+from zoo import weights
+
+
+@pytest.fixture
+def shipped_dir(monkeypatch, tmp_path):
+    """Publishes into a temporary zoo/weights, leaving the real one alone."""
+    directory = tmp_path / "weights"
+    directory.mkdir()
+    monkeypatch.setattr(weights, "SHIPPED_DIR", directory)
+    monkeypatch.setattr(weights, "MANIFEST_PATH", directory / "manifest.json")
+    return directory
+
+
+def test_mixed_precision_run_is_published_in_float32(tmp_path, shipped_dir, breast_cancer):
+    summary = train_run(
+        "mlp-breast-cancer", epochs=2, out=tmp_path / "runs", verbose=0, mixed_precision=True
+    )
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    config = json.loads((tmp_path / "runs").glob("*/config.json").__next__().read_text())
+    assert config["training"]["mixed_precision"] is True
+    row = publish_run(summary["run_dir"])
+    assert row["sha256"] == weights.sha256_of(shipped_dir / "mlp-breast-cancer.weights.h5")
+    assert row["exports_verified"] == ["saved_model", "onnx"]
+    assert json.loads((shipped_dir / "manifest.json").read_text())["mlp-breast-cancer"] == row
+    # What was published is what zoo.get now loads, and it scores what the row says.
+    metrics = evaluation.evaluate(zoo.get("mlp-breast-cancer"), breast_cancer)
+    assert metrics["accuracy"] == pytest.approx(row["metrics"]["accuracy"])
+
+
+def test_unknown_override_is_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="has no argument widht"):
+        train_run("mlp-diabetes", out=tmp_path, overrides={"widht": 3})
+    assert list(tmp_path.iterdir()) == []
