@@ -17,6 +17,7 @@ from datasets.av_mnist import load_av_mnist
 from datasets.base import Dataset, DatasetMissingError
 from datasets.fashion_mnist import load_fashion_mnist, load_fashion_mnist_multitask
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
+from datasets.speech_text import load_speech_text
 from datasets.timeseries import load_sp500_volume
 
 __all__ = ["Dataset", "DatasetMissingError", "list_datasets", "load"]
@@ -29,6 +30,7 @@ LOADERS = {
     "fashion_mnist": load_fashion_mnist,
     "fashion_mnist_multitask": load_fashion_mnist_multitask,
     "sp500_volume": load_sp500_volume,
+    "speech_text": load_speech_text,
 }
 
 

@@ -5,6 +5,11 @@ import dataclasses
 import numpy as np
 
 
+def _samples(X):
+    """Number of samples of an array, or of a dict of arrays (one per input)."""
+    return len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+
+
 class DatasetMissingError(RuntimeError):
     """Raised when a dataset's source is not installed; the message says how to install it."""
 
@@ -40,7 +45,7 @@ class Dataset:
         return {
             "name": self.name,
             "split": self.split,
-            "train_size": len(self.X_train),
-            "test_size": len(self.X_test),
+            "train_size": _samples(self.X_train),
+            "test_size": _samples(self.X_test),
             **self.provenance,
         }

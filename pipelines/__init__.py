@@ -10,5 +10,6 @@ Example:
 from pipelines.classification import ZooClassifier
 from pipelines.multitask import ZooMultiTask
 from pipelines.regression import ZooRegressor
+from pipelines.retrieval import ZooRetriever
 
-__all__ = ["ZooClassifier", "ZooMultiTask", "ZooRegressor"]
+__all__ = ["ZooClassifier", "ZooMultiTask", "ZooRegressor", "ZooRetriever"]

@@ -84,9 +84,18 @@ def evaluate(model, dataset, split="test"):
     output = predict_arrays(model, X)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)
+    if dataset.task == "retrieval":
+        from pipelines.retrieval import KEY, QUERY, retrieval_metrics
+
+        return retrieval_metrics(output[QUERY], output[KEY], y)
     if dataset.task == "classification":
         return classification_metrics(y, output)
     return regression_metrics(y, output)
 
 
-HEADLINE_METRIC = {"classification": "accuracy", "regression": "r2", "multitask": "score"}
+HEADLINE_METRIC = {
+    "classification": "accuracy",
+    "regression": "r2",
+    "multitask": "score",
+    "retrieval": "recall_at_1",
+}

@@ -18,7 +18,7 @@ import fnmatch
 import inspect
 from typing import Callable
 
-TASKS = ("classification", "regression", "multitask")
+TASKS = ("classification", "regression", "multitask", "retrieval")
 
 _ENTRIES = {}
 

@@ -1,0 +1,276 @@
+"""Spoken prompts and their transcripts, for speech <-> text retrieval.
+
+Real speech: the prompts of Debian's `asterisk-core-sounds-en-wav` (one professional female
+speaker, Allison Smith, 8 kHz mono WAV, CC-BY-SA-3.0) with their transcripts from
+`/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz` ("path: transcript" lines).
+Prompts whose transcript is a bracketed description (tones, beeps, silence) or empty are
+dropped.
+
+Fixed sizes (documented, constructed):
+- Text: lowercased, cut at a word boundary to at most `MAX_CHARS` (40) characters, about
+  what is said in the first 3 s; prompts with the same cut text are one "text" (group).
+- Audio: leading and trailing silence trimmed, the first `CLIP_SAMPLES` (24,000 = 3 s at
+  8 kHz) kept, zero-padded at the end when shorter, RMS normalised to `TARGET_RMS`.
+
+Split (seeded): the distinct cut texts are split `TEST_FRACTION` (20%) test / 80% train with
+`SEED`; the test split is one REAL recording per test text (so every test text occurs
+once and retrieval among the test texts is well posed). The train split is every real
+recording of a train text PLUS `SYNTHETIC_PER_TEXT` (4) SYNTHETIC clips per train text,
+spoken by Debian espeak-ng (formant synthesis, not a human voice) with seeded random English
+accents, voice variants, speed and pitch; only TRAIN texts are ever synthesised.
+
+X is a dict {"audio": float32 (n, 24000) waveform in [-1, 1] at 8 kHz, "text": int32
+(n, 40) character ids (see `encode_text`, 0 = padding)}; y is the int64 id of the text of
+each row (rows with equal y say the same text); `all_texts()[y]` gives the strings.
+The synthetic clips are cached (int16) in `$ZOO_HOME/datasets/speech_text-v1.npz`, written atomically.
+
+Licences: asterisk core sounds CC-BY-SA-3.0; espeak-ng GPL-3.0 (its output is synthetic
+speech, not covered by the GPL).
+"""
+
+import concurrent.futures
+import gzip
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import wave
+
+import numpy as np
+
+from datasets.av_mnist import ACCENTS, INSTALL_ESPEAK, VARIANTS, _parse_wav, _to_8k, _trim
+from datasets.base import Dataset, DatasetMissingError
+
+SEED = 31
+CACHE_VERSION = 1
+SAMPLE_RATE = 8000
+CLIP_SAMPLES = 24000  # 3 s at 8 kHz
+MAX_CHARS = 40
+TARGET_RMS = 0.05
+TEST_FRACTION = 0.2
+SYNTHETIC_PER_TEXT = 4
+SPEED_RANGE = (130, 200)
+PITCH_RANGE = (20, 80)
+SOUNDS = pathlib.Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+TRANSCRIPTS = pathlib.Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+INSTALL_ASTERISK = "sudo apt-get install asterisk-core-sounds-en-wav asterisk-core-sounds-en"
+
+# Character vocabulary: id 0 is padding, 1 is any other character.
+ALPHABET = " abcdefghijklmnopqrstuvwxyz0123456789'.,?!-#*"
+VOCABULARY_SIZE = len(ALPHABET) + 2
+_IDS = {char: index + 2 for index, char in enumerate(ALPHABET)}
+
+
+def encode_text(texts, length=MAX_CHARS):
+    """Character ids of strings: int32 (n, length), lowercased, cut or zero-padded.
+
+    Characters outside `ALPHABET` map to 1; 0 is padding (the model masks it).
+
+    Example:
+
+        encode_text(["Goodbye."])[0, :9]    # [9 17 17 6 4 27 7 7 0]... ids of "goodbye." then 0
+    """
+    if isinstance(texts, str):
+        raise ValueError(f"texts must be a list of strings. Received: a single string {texts!r}")
+    out = np.zeros((len(texts), length), "int32")
+    for row, text in enumerate(texts):
+        ids = [_IDS.get(char, 1) for char in str(text).lower()[:length]]
+        out[row, : len(ids)] = ids
+    return out
+
+
+def cut_text(text, limit=MAX_CHARS):
+    """Lowercases, squeezes spaces and cuts `text` at a word boundary to <= `limit` chars."""
+    text = " ".join(str(text).lower().split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0]
+    return cut if cut else text[:limit]
+
+
+def cache_path():
+    """`$ZOO_HOME/datasets/speech_text-v1.npz` (default `~/.cache/keras-zoo/datasets/...`)."""
+    home = os.environ.get("ZOO_HOME")
+    root = pathlib.Path(home).expanduser() if home else pathlib.Path("~/.cache/keras-zoo").expanduser()
+    return root / "datasets" / f"speech_text-v{CACHE_VERSION}.npz"
+
+
+def _place(waveform):
+    clip = np.zeros(CLIP_SAMPLES, "float32")
+    waveform = waveform[:CLIP_SAMPLES]
+    clip[: len(waveform)] = waveform
+    rms = float(np.sqrt(np.mean(waveform.astype("float64") ** 2))) if len(waveform) else 0.0
+    return np.clip(clip * (TARGET_RMS / max(rms, 1e-9)), -1, 1)
+
+
+def real_prompts():
+    """[(relative path, full transcript)] of the asterisk prompts with a spoken transcript."""
+    if not TRANSCRIPTS.exists() or not SOUNDS.exists():
+        raise DatasetMissingError(
+            f"The asterisk prompts or transcripts are missing ({SOUNDS}, {TRANSCRIPTS}). "
+            f"Install them with: {INSTALL_ASTERISK}"
+        )
+    prompts = []
+    with gzip.open(TRANSCRIPTS, "rt", encoding="utf-8", errors="replace") as file:
+        for line in file:
+            if line.startswith(";") or ":" not in line:
+                continue
+            path, text = line.split(":", 1)
+            text = text.strip()
+            if not text or text.startswith(("[", "(")) or not (SOUNDS / f"{path.strip()}.wav").exists():
+                continue
+            prompts.append((path.strip(), text))
+    return sorted(prompts)
+
+
+def _read_wav(path):
+    with wave.open(str(path), "rb") as file:
+        rate, width = file.getframerate(), file.getsampwidth()
+        raw = file.readframes(file.getnframes())
+    if width != 2:
+        raise RuntimeError(f"{path}: expected 16-bit PCM. Received: {8 * width}-bit")
+    waveform = np.frombuffer(raw, dtype="<i2").astype("float32") / 32768.0
+    return _trim(_to_8k(waveform, rate))
+
+
+def split_texts():
+    """(train texts, test texts): the seeded split of the distinct cut transcripts."""
+    texts = sorted({cut_text(text) for _, text in real_prompts()})
+    order = np.random.default_rng(SEED).permutation(len(texts))
+    test_count = round(TEST_FRACTION * len(texts))
+    test = sorted(texts[i] for i in order[:test_count])
+    train = sorted(texts[i] for i in order[test_count:])
+    return train, test
+
+
+def all_texts():
+    """The texts y indexes: train texts then test texts (see `split_texts`)."""
+    train, test = split_texts()
+    return train + test
+
+
+def _synthesise(args):
+    text, accent, variant, speed, pitch = args
+    command = ["espeak-ng", "-v", f"{accent}+{variant}", "-s", str(speed), "-p", str(pitch),
+               "--stdout", text]
+    result = subprocess.run(command, capture_output=True, check=True)
+    return _trim(_to_8k(_parse_wav(result.stdout), 22050))
+
+
+def _build_synthetic(path, train_texts):
+    if shutil.which("espeak-ng") is None:
+        raise DatasetMissingError(f"speech_text needs espeak-ng. Install it with: {INSTALL_ESPEAK}")
+    rng = np.random.default_rng(SEED + 1)
+    jobs = []
+    for text in train_texts:
+        for _ in range(SYNTHETIC_PER_TEXT):
+            jobs.append((
+                text,
+                ACCENTS[rng.integers(len(ACCENTS))],
+                VARIANTS[rng.integers(len(VARIANTS))],
+                int(rng.integers(*SPEED_RANGE)),
+                int(rng.integers(*PITCH_RANGE)),
+            ))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        waveforms = list(pool.map(_synthesise, jobs, chunksize=16))
+    arrays = {
+        "audio": np.round(np.stack([_place(w) for w in waveforms]) * 32767).astype("int16"),
+        "text": np.array([job[0] for job in jobs]),
+        "voice": np.array([f"{job[1]}+{job[2]} s{job[3]} p{job[4]}" for job in jobs]),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return arrays
+
+
+def synthetic_clips(train_texts):
+    """The cached espeak-ng clips of the TRAIN texts: {"audio", "text", "voice"}."""
+    path = cache_path()
+    if path.exists():
+        try:
+            with np.load(path) as file:
+                cached = {key: file[key] for key in file.files}
+            if sorted(set(cached["text"].tolist())) == sorted(train_texts):
+                return cached
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged or stale cache is rebuilt
+    return _build_synthetic(path, train_texts)
+
+
+def load_speech_text(synthetic=True):
+    """Loads the speech <-> text pairs (see the module docstring).
+
+    Args:
+        synthetic: add the espeak-ng clips of the train texts to the train split.
+
+    Example:
+
+        data = load_speech_text()
+        data.X_test["audio"].shape, data.X_test["text"].shape   # (n, 24000), (n, 40)
+    """
+    prompts = real_prompts()
+    train_texts, test_texts = split_texts()
+    ids = {text: index for index, text in enumerate(train_texts + test_texts)}
+    test_set = set(test_texts)
+    real_train, real_test, seen = [], [], set()
+    for path, text in prompts:
+        cut = cut_text(text)
+        if cut in test_set:
+            if cut in seen:
+                continue  # one real recording per test text
+            seen.add(cut)
+            real_test.append((path, cut))
+        else:
+            real_train.append((path, cut))
+    train_audio = [_place(_read_wav(SOUNDS / f"{p}.wav")) for p, _ in real_train]
+    train_text = [t for _, t in real_train]
+    test_audio = np.stack([_place(_read_wav(SOUNDS / f"{p}.wav")) for p, _ in real_test])
+    test_text = [t for _, t in real_test]
+    real_count = len(train_text)
+    if synthetic:
+        clips = synthetic_clips(train_texts)
+        train_audio = np.concatenate(
+            [np.stack(train_audio), clips["audio"].astype("float32") / 32767.0]
+        )
+        train_text = train_text + clips["text"].tolist()
+    else:
+        train_audio = np.stack(train_audio)
+    synth_note = (
+        f" + {len(train_text) - real_count} SYNTHETIC espeak-ng clips "
+        f"({SYNTHETIC_PER_TEXT} per train text)" if synthetic else ""
+    )
+    return Dataset(
+        name="speech_text",
+        task="retrieval",
+        X_train={"audio": train_audio.astype("float32"), "text": encode_text(train_text)},
+        y_train=np.array([ids[t] for t in train_text], "int64"),
+        X_test={"audio": test_audio.astype("float32"), "text": encode_text(test_text)},
+        y_test=np.array([ids[t] for t in test_text], "int64"),
+        split=(
+            f"{len(ids)} distinct transcripts (cut to {MAX_CHARS} chars) of asterisk prompts, "
+            f"seeded permutation (seed {SEED}): {len(test_texts)} test texts, one REAL recording "
+            f"each; train: {real_count} REAL recordings of the other {len(train_texts)} texts"
+            + synth_note
+        ),
+        class_names=None,  # y indexes all_texts()
+        provenance={
+            "source": (
+                "REAL prompts of Debian asterisk-core-sounds-en-wav (en_US_f_Allison, 8 kHz) "
+                "with transcripts from asterisk-core-sounds-en core-sounds-en.txt.gz; audio "
+                f"trimmed, first {CLIP_SAMPLES} samples (3 s), RMS {TARGET_RMS}; train split "
+                "adds SYNTHETIC espeak-ng voices speaking the train transcripts only"
+            ),
+            "licence": "asterisk core sounds CC-BY-SA-3.0; espeak-ng GPL-3.0 tool output (synthetic)",
+            "install": f"{INSTALL_ASTERISK}; {INSTALL_ESPEAK}",
+            "citation": "Asterisk core sounds (Digium / Allison Smith)",
+            "constructed": synthetic,
+        },
+    )
