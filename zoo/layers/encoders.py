@@ -123,7 +123,7 @@ def audio_encoder(
 
     Args:
         inputs: symbolic tensor of shape `(batch, samples)`, a waveform with
-            values in `[-1, 1]` as given by `tf.audio.decode_wav`.
+            values in `[-1, 1]` as TensorFlow's audio `decode_wav` gives them.
         sampling_rate: int, samples per second of the waveform.
         num_mel_bins: int, number of mel bands.
         units: int, size of the output feature vector.
