@@ -45,11 +45,10 @@ import os
 import pathlib
 import shutil
 import subprocess
-import tempfile
 
 import numpy as np
 
-from datasets.base import Dataset, DatasetMissingError
+from datasets.base import Dataset, DatasetMissingError, save_npz_atomic
 
 SEED = 20180
 CACHE_VERSION = 2
@@ -196,15 +195,7 @@ def _build(path):
         "images": images,
         "labels": labels,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    save_npz_atomic(path, arrays)
     return arrays
 
 

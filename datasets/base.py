@@ -1,6 +1,8 @@
 """The bundle every dataset loader returns."""
 
 import dataclasses
+import os
+import tempfile
 
 import numpy as np
 
@@ -8,6 +10,24 @@ import numpy as np
 def _samples(X):
     """Number of samples of an array, or of a dict of arrays (one per input)."""
     return len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+
+
+def save_npz_atomic(path, arrays):
+    """Writes `arrays` to the .npz `path` under a temporary name, then renames it into place.
+
+    Example:
+
+        save_npz_atomic(cache_dir / "av_mnist-v2.npz", {"images": images, "labels": labels})
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 class DatasetMissingError(RuntimeError):

@@ -34,13 +34,12 @@ import os
 import pathlib
 import shutil
 import subprocess
-import tempfile
 import wave
 
 import numpy as np
 
 from datasets.av_mnist import ACCENTS, INSTALL_ESPEAK, VARIANTS, _parse_wav, _to_8k, _trim
-from datasets.base import Dataset, DatasetMissingError
+from datasets.base import Dataset, DatasetMissingError, save_npz_atomic
 
 SEED = 31
 CACHE_VERSION = 1
@@ -179,15 +178,7 @@ def _build_synthetic(path, train_texts):
         "text": np.array([job[0] for job in jobs]),
         "voice": np.array([f"{job[1]}+{job[2]} s{job[3]} p{job[4]}" for job in jobs]),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    save_npz_atomic(path, arrays)
     return arrays
 
 

@@ -214,7 +214,11 @@ class ZooEstimator(BaseEstimator):
             if y is None:
                 raise ValueError(f"{type(self).__name__}.fit needs y. Received: y=None")
             train, validation = self._datasets_from_arrays(X, y, validation_data, continuing)
-        history = self.model_.fit(
+        return self._train(self.model_, train, validation, continuing)
+
+    def _train(self, model, train, validation, continuing):
+        """Runs `model.fit` on the tf.data pipelines and records `history_`; returns self."""
+        history = model.fit(
             train,
             validation_data=validation,
             epochs=self._setting("epochs"),

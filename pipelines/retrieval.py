@@ -210,20 +210,7 @@ class ZooRetriever(ZooEstimator):
                 np.zeros(len(next(iter(validation.values()))), "float32"),
                 batch_size=max(batch_size, 256),
             )
-        history = trainer.fit(
-            train,
-            validation_data=validation,
-            epochs=self._setting("epochs"),
-            callbacks=list(self.callbacks or []),
-            shuffle=False,  # the tf.data pipeline shuffles
-            verbose=self.verbose,
-        )
-        previous = getattr(self, "history_", {}) if continuing else {}
-        self.history_ = {
-            key: list(previous.get(key, [])) + [float(v) for v in values]
-            for key, values in history.history.items()
-        }
-        return self
+        return self._train(trainer, train, validation, continuing)
 
     def transform(self, X):
         """The embeddings of X: {"audio_embedding": (n, d), "text_embedding": (n, d)}."""
