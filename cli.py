@@ -253,12 +253,13 @@ def command_export(args):
     from zoo.weights import read_manifest
 
     model = zoo.get(args.name, weights=args.weights)
-    labels = (read_manifest().get(args.name) or {}).get("class_names")
+    row = read_manifest().get(args.name) or {}
+    labels = row.get("class_names")
     if not isinstance(labels, list):
         labels = None  # a multitask entry keeps a dict of class names per head
     report = export_model(
         model, args.out, format=args.format, version=args.version, labels=labels,
-        name=args.name,
+        name=args.name, text_inputs=row.get("dataset", {}).get("text_inputs"),
     )
     print(json.dumps(report, indent=2, default=str))
 

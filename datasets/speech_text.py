@@ -253,6 +253,8 @@ def load_speech_text(synthetic=True):
         ),
         class_names=None,  # y indexes all_texts()
         provenance={
+            # Character-id inputs: exports take raw strings there (pipelines/export.py).
+            "text_inputs": {"text": ALPHABET},
             "source": (
                 "REAL prompts of Debian asterisk-core-sounds-en-wav (en_US_f_Allison, 8 kHz) "
                 "with transcripts from asterisk-core-sounds-en core-sounds-en.txt.gz; audio "

@@ -65,7 +65,14 @@ class ExportError(RuntimeError):
 
 
 def export_model(
-    model, path, format="saved_model", version=1, labels=None, name=None, sample=None
+    model,
+    path,
+    format="saved_model",
+    version=1,
+    labels=None,
+    name=None,
+    sample=None,
+    text_inputs=None,
 ):
     """Exports `model` as a verified SavedModel (TF Serving layout) or ONNX file.
 
@@ -80,6 +87,10 @@ def export_model(
         name: the model's directory / file name; default `model.name`.
         sample: inputs to verify the export on: an array (one-input models) or a dict keyed
             by input name. Default: a seeded uniform [0, 1) batch of 8.
+        text_inputs: {input name: alphabet} for inputs of character ids (id 2 + the index in
+            `alphabet`, 1 for any other character, 0 padding; lowercased, cut to the input's
+            length). The SavedModel then takes raw strings, shape (n,), for those inputs and
+            encodes them inside; the ONNX file keeps the ids.
 
     Returns:
         {"format", "path", "name", "version", "max_abs_diff", "inputs", "outputs"}: the
@@ -121,6 +132,16 @@ def export_model(
             "`zoo.get(name, weights='m.weights.h5')` (or the pipeline) under TensorFlow gives "
             "the same model."
         )
+    text_inputs = dict(text_inputs or {})
+    unknown = sorted(set(text_inputs) - set(spec.input_names))
+    if unknown:
+        raise ValueError(
+            f"text_inputs must name inputs of the model {spec.input_names}. Received: {unknown}"
+        )
+    raw_texts = {}
+    for text_name, alphabet in text_inputs.items():
+        raw_texts[text_name] = _sample_texts(alphabet, len(next(iter(inputs.values()))))
+        inputs[text_name] = encode_texts(raw_texts[text_name], alphabet, inputs[text_name].shape[1])
     model = _float32_model(model)
     reference = _keras_outputs(model, spec, inputs)
 
@@ -134,8 +155,10 @@ def export_model(
     try:
         with atomic_path(target) as tmp:
             if format == "saved_model":
-                _write_saved_model(model, spec, tmp)
-                max_diff, outputs = _verify_saved_model(tmp, spec, inputs, reference)
+                _write_saved_model(model, spec, tmp, text_inputs)
+                max_diff, outputs = _verify_saved_model(
+                    tmp, spec, {**inputs, **raw_texts}, reference
+                )
             else:
                 _write_onnx(model, spec, tmp, int(version))
                 max_diff, outputs = _verify_onnx(tmp, spec, inputs, reference)
@@ -344,13 +367,67 @@ def _keras_outputs(model, spec, inputs):
 # -- the serving function ----------------------------------------------------------------------
 
 
-def _serving_function(spec, core, strings):
-    """A tf.function: positional raw inputs -> {name: tensor}, with class outputs added."""
+def encode_texts(texts, alphabet, length):
+    """NumPy character ids of strings, as the SavedModel computes them for `text_inputs`.
+
+    Example:
+
+        encode_texts(["Hi!"], "abcdefghijklmnopqrstuvwxyz!", 5)   # [[9, 10, 28, 0, 0]]
+    """
+    ids = np.zeros((len(texts), length), "int32")
+    lookup = {char: index + 2 for index, char in enumerate(alphabet)}
+    for row, text in enumerate(texts):
+        codes = [lookup.get(char, 1) for char in str(text).lower()[:length]]
+        ids[row, : len(codes)] = codes
+    return ids
+
+
+def _encode_strings(texts, alphabet, length):
+    """tf.string (n,) -> int32 (n, length) character ids, the graph twin of `encode_texts`."""
+    table = np.ones(128, "int32")  # ASCII code point -> id; other characters -> 1
+    for index, char in enumerate(alphabet):
+        table[ord(char)] = index + 2
+    table = tf.constant(table)
+    codes = tf.strings.unicode_decode(tf.strings.lower(texts, encoding="utf-8"), "UTF-8")
+    codes = codes[:, :length]
+    ids = tf.ragged.map_flat_values(
+        lambda c: tf.where(c < 128, tf.gather(table, tf.minimum(c, 127)), 1), codes
+    )
+    return ids.to_tensor(default_value=0, shape=[None, length])
+
+
+def _sample_texts(alphabet, count):
+    """Seeded strings mixing the alphabet, capitals and foreign characters."""
+    rng = np.random.default_rng(0)
+    characters = list(alphabet) + list(alphabet.upper()) + ["~", "\u00e9", "\u00c9"]
+    return np.array(
+        ["".join(rng.choice(characters, rng.integers(0, 60))) for _ in range(count)],
+        dtype=object,
+    )
+
+
+def _serving_function(spec, core, strings, text_inputs=None):
+    """A tf.function: positional raw inputs -> {name: tensor}, with class outputs added.
+
+    Inputs named in `text_inputs` ({name: alphabet}) take raw strings and are encoded here.
+    """
     labels = tf.constant(spec.labels) if (strings and spec.classifier) else None
+    text_inputs = text_inputs or {}
+    signature = [
+        tf.TensorSpec((None,), tf.string, name=s.name) if s.name in text_inputs else s
+        for s in spec.tensor_specs
+    ]
+    lengths = {s.name: s.shape[1] for s in spec.tensor_specs}
 
     def serve(*args):
+        named = {
+            name: _encode_strings(arg, text_inputs[name], lengths[name])
+            if name in text_inputs
+            else arg
+            for name, arg in zip(spec.input_names, args)
+        }
         outputs = {name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
-                   for name, value in core(dict(zip(spec.input_names, args))).items()}
+                   for name, value in core(named).items()}
         if spec.classifier:
             class_id = tf.argmax(outputs[CLASSIFIER_OUTPUT], axis=-1, output_type=tf.int64)
             outputs[CLASS_ID] = class_id
@@ -358,7 +435,7 @@ def _serving_function(spec, core, strings):
                 outputs[CLASS_LABEL] = tf.gather(labels, class_id)
         return outputs
 
-    return tf.function(serve, input_signature=spec.tensor_specs, autograph=False)
+    return tf.function(serve, input_signature=signature, autograph=False)
 
 
 def _core_function(model, spec, archive):
@@ -412,10 +489,11 @@ def _core_function(model, spec, archive):
     return core
 
 
-def _write_saved_model(model, spec, directory):
+def _write_saved_model(model, spec, directory, text_inputs=None):
     archive = keras.export.ExportArchive()
     archive.track(model)
-    serve = _serving_function(spec, _core_function(model, spec, archive), strings=True)
+    core = _core_function(model, spec, archive)
+    serve = _serving_function(spec, core, strings=True, text_inputs=text_inputs)
     serve.get_concrete_function()
     archive.add_endpoint(SIGNATURE_KEY, serve)
     try:

@@ -233,7 +233,13 @@ def publish_run(run_dir):
     labels = config["class_names"] if isinstance(config["class_names"], list) else None
     with tempfile.TemporaryDirectory() as directory:
         for format in ("saved_model", "onnx"):
-            export_model(model, directory, format=format, labels=labels)
+            export_model(
+                model,
+                directory,
+                format=format,
+                labels=labels,
+                text_inputs=config["dataset"].get("text_inputs"),
+            )
             exports_verified.append(format)
     file_name = f"{name}.weights.h5"
     with zoo.weights.atomic_path(zoo.weights.SHIPPED_DIR / file_name) as tmp:

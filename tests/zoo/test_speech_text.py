@@ -71,3 +71,26 @@ def test_retrieval_metrics_counts_hits_and_chance():
     assert retrieval_metrics(eye, eye[[1, 0, 2, 3]], groups=[7, 7, 2, 3])["recall_at_1"] == 1.0
     with pytest.raises(ValueError, match="same shape"):
         retrieval_metrics(eye, eye[:2])
+
+
+def test_saved_model_takes_raw_transcripts(tmp_path):
+    import tensorflow as tf
+
+    from datasets import speech_text
+    from pipelines.export import encode_texts, export_model
+
+    texts = ["Goodbye.", "PLEASE hold ~ \u00e9", "x" * 50]
+    np.testing.assert_array_equal(
+        encode_texts(texts, speech_text.ALPHABET, speech_text.MAX_CHARS),
+        speech_text.encode_text(texts),
+    )
+    model = zoo.get("speech-text-retrieval")
+    alphabets = zoo.weights.read_manifest()["speech-text-retrieval"]["dataset"]["text_inputs"]
+    report = export_model(model, tmp_path, text_inputs=alphabets)
+    assert report["max_abs_diff"] <= 1e-5
+    serve = tf.saved_model.load(report["path"]).signatures["serving_default"]
+    assert serve.structured_input_signature[1]["text"].dtype == tf.string
+    audio = np.zeros((2, speech_text.CLIP_SAMPLES), "float32")
+    served = serve(audio=tf.constant(audio), text=tf.constant(texts[:2]))["text_embedding"]
+    direct = model.predict({"audio": audio, "text": speech_text.encode_text(texts[:2])}, verbose=0)
+    np.testing.assert_allclose(served.numpy(), direct["text_embedding"], atol=1e-5)
