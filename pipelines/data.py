@@ -59,13 +59,7 @@ def as_input_dict(X, model):
     """
     specs = input_specs(model)
     if isinstance(X, dict):
-        missing = sorted(set(specs) - set(X))
-        unexpected = sorted(set(X) - set(specs))
-        if missing or unexpected:
-            raise ValueError(
-                f"The keys of X must be the model's inputs {sorted(specs)}. "
-                f"Missing: {missing}; unexpected: {unexpected}."
-            )
+        check_keys(X, specs, "X", "inputs")
         arrays = {name: as_array(X[name], f"X[{name!r}]") for name in specs}
     elif len(specs) == 1:
         (name,) = specs
@@ -86,6 +80,24 @@ def as_input_dict(X, model):
             )
     check_same_length(arrays)
     return arrays
+
+
+def check_keys(given, expected, what, kind):
+    """Raises when the keys of `given` are not exactly `expected`, naming both differences.
+
+    Example:
+
+        check_keys({"feature": X}, ["features"], "X", "inputs")
+        # ValueError: The keys of X must be the model's inputs ['features'].
+        #             Missing: ['features']; unexpected: ['feature'].
+    """
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"The keys of {what} must be the model's {kind} {sorted(expected)}. "
+            f"Missing: {missing}; unexpected: {unexpected}."
+        )
 
 
 def check_same_length(named_arrays):
@@ -140,13 +152,7 @@ def prepare_user_dataset(dataset, model, batch_size):
     element = dataset.element_spec
     x_spec = element[0] if isinstance(element, tuple) else element
     if isinstance(x_spec, dict):
-        missing = sorted(set(specs) - set(x_spec))
-        unexpected = sorted(set(x_spec) - set(specs))
-        if missing or unexpected:
-            raise ValueError(
-                f"The dataset's input keys must be the model's inputs {sorted(specs)}. "
-                f"Missing: {missing}; unexpected: {unexpected}."
-            )
+        check_keys(x_spec, specs, "the dataset's x", "inputs")
         shapes = {name: x_spec[name].shape for name in specs}
     elif len(specs) == 1:
         shapes = {next(iter(specs)): x_spec.shape}

@@ -61,13 +61,7 @@ def targets_as_dict(y, heads, what="y"):
             f"{what} must be a dict {{head: targets}} (or a DataFrame with one column per "
             f"head) for the heads {sorted(heads)}. Received: {type(y).__name__}"
         )
-    missing = sorted(set(heads) - set(y))
-    unexpected = sorted(set(y) - set(heads))
-    if missing or unexpected:
-        raise ValueError(
-            f"The keys of {what} must be the model's heads {sorted(heads)}. "
-            f"Missing: {missing}; unexpected: {unexpected}."
-        )
+    data.check_keys(y, heads, what, "heads")
     return {head: y[head] for head in heads}
 
 

@@ -75,13 +75,14 @@ def _weight_shapes(model):
 
 def _check_shapes_unchanged(entry, base_config, overrides, model):
     """Raises when `overrides` change a weight shape of the pretrained configuration."""
-    if _weight_shapes(entry.build(**base_config)) == _weight_shapes(model):
+    pretrained_shapes = _weight_shapes(entry.build(**base_config))
+    if pretrained_shapes == _weight_shapes(model):
         return
     culprits = [
         key
         for key in overrides
         if _weight_shapes(entry.build(**{**base_config, key: overrides[key]}))
-        != _weight_shapes(entry.build(**base_config))
+        != pretrained_shapes
     ] or list(overrides)
     described = ", ".join(
         f"{key}={overrides[key]!r} (pretrained: {base_config.get(key, entry.defaults[key])!r})"
