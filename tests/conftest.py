@@ -36,19 +36,25 @@ def rng():
 
 @pytest.fixture(scope="session")
 def load_dataset():
-    """`load_dataset(name)`: the dataset, or a skip naming its install command.
+    """`load_dataset(name, **kwargs)`: a dataset, loaded once per test session.
 
-    Outside CI a missing data package (e.g. Debian's dataset-fashion-mnist) skips the test;
-    in CI (CI=true, where .ci/run installs every data package) it fails it.
+    `name` is a `datasets.load` name, or a loader function (e.g.
+    `datasets.av_mnist.load_av_mnist_asterisk`) called with `kwargs`. Every test that reads
+    a data package (Debian's dataset-fashion-mnist, espeak-ng, the asterisk recordings) goes
+    through here. The README's test command installs those packages, so a missing one is a
+    test failure that names its install command, never a skip.
     """
     import datasets
 
-    def load(name):
-        try:
-            return datasets.load(name)
-        except datasets.DatasetMissingError as error:
-            if os.environ.get("CI"):
-                pytest.fail(str(error))
-            pytest.skip(str(error))
+    cache = {}
+
+    def load(name, **kwargs):
+        key = (name, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            try:
+                cache[key] = datasets.load(name) if isinstance(name, str) else name(**kwargs)
+            except datasets.DatasetMissingError as error:
+                pytest.fail(f"a data package the tests need is missing: {error}")
+        return cache[key]
 
     return load

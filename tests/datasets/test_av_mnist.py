@@ -11,8 +11,8 @@ from datasets import av_mnist
 
 
 @pytest.fixture(scope="module")
-def data():
-    return av_mnist.load_av_mnist()
+def data(load_dataset):
+    return load_dataset("av_mnist")
 
 
 def test_shapes_dtypes_and_ranges(data):
@@ -79,8 +79,8 @@ def test_degradation_levels_are_parameters():
     assert noise_rms == pytest.approx(av_mnist.TARGET_RMS * 10 ** 0.3, rel=0.05)
 
 
-def test_asterisk_real_recordings():
-    real = av_mnist.load_av_mnist_asterisk(audio_snr_db=None)
+def test_asterisk_real_recordings(load_dataset):
+    real = load_dataset(av_mnist.load_av_mnist_asterisk, audio_snr_db=None)
     assert real.X_test["audio"].shape == (1000, 8000)
     assert real.X_test["audio"].dtype == np.float32
     assert "asterisk" in real.provenance["source"]

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import zoo
-from datasets.av_mnist import load_av_mnist
 from pipelines.evaluation import predict_arrays
 
 NAME = "av-mnist-fusion"
@@ -16,8 +15,8 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def test_split():
-    data = load_av_mnist()
+def test_split(load_dataset):
+    data = load_dataset("av_mnist")
     return data.X_test, data.y_test
 
 

@@ -13,8 +13,8 @@ NAME = "speech-text-retrieval"
 
 
 @pytest.fixture(scope="module")
-def data():
-    return speech_text.load_speech_text()
+def data(load_dataset):
+    return load_dataset("speech_text")
 
 
 def test_test_texts_are_never_trained_on_or_synthesised(data):
