@@ -273,13 +273,13 @@ def test_onnx_of_mixed_precision_model_is_float32(tmp_path):
     ],
 )
 def test_failed_verification_raises_and_leaves_nothing(models, tmp_path, monkeypatch, format):
-    real = export._keras_outputs
+    real = export.spec.keras_outputs
 
     def corrupted(*args):
         # Off by 1e-4 relative: beyond the 1e-5 (relative above 1) tolerance.
         return {k: v + 1e-4 * np.maximum(1, np.abs(v)) for k, v in real(*args).items()}
 
-    monkeypatch.setattr(export, "_keras_outputs", corrupted)
+    monkeypatch.setattr(export.spec, "keras_outputs", corrupted)
     root = tmp_path / "exports"
     with pytest.raises(ExportError, match="differs from the Keras model"):
         export_model(models["regressor"], root, format=format)
@@ -290,9 +290,9 @@ def test_failed_verification_raises_and_leaves_nothing(models, tmp_path, monkeyp
 def test_failed_reexport_keeps_the_previous_version(models, tmp_path, monkeypatch):
     model = models["regressor"]
     export_model(model, tmp_path)
-    real = export._keras_outputs
+    real = export.spec.keras_outputs
     monkeypatch.setattr(
-        export, "_keras_outputs", lambda *a: {k: v - 1.0 for k, v in real(*a).items()}
+        export.spec, "keras_outputs", lambda *a: {k: v - 1.0 for k, v in real(*a).items()}
     )
     with pytest.raises(ExportError):
         export_model(model, tmp_path)
@@ -318,6 +318,19 @@ def test_bad_format_is_a_value_error(models, tmp_path):
 def test_bad_arguments_are_value_errors(models, tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         export_model(models["classifier"], tmp_path, **kwargs)
+
+
+@pytest.mark.parametrize("format", ["saved_model", "onnx"])
+def test_zero_size_input_is_refused(tmp_path, format):
+    model = zoo.get("mlp-breast-cancer", weights=None, num_features=0)
+    with pytest.raises(ValueError, match=r"input 'features' with shape \(None, 0\)"):
+        export_model(model, tmp_path, format=format)
+    assert not any(tmp_path.iterdir())
+
+
+def test_zero_size_sample_is_refused(models, tmp_path):
+    with pytest.raises(ValueError, match=r"sample\['features'\] must have shape .*\(0, 30\)"):
+        export_model(models["classifier"], tmp_path, sample=np.zeros((0, 30), "float32"))
 
 
 def test_unsupported_backend_says_what_to_do(models, tmp_path, monkeypatch):
