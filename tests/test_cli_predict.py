@@ -13,10 +13,9 @@ import sys
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import cli
 
-import cli  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def predict(capsys, *args):
