@@ -73,6 +73,8 @@ from pipelines.export.spec import (
 )
 from zoo.weights import atomic_path
 
+ExportError.__module__ = __name__  # its public home: pipelines.export.ExportError
+
 __all__ = [
     "ATOL",
     "CLASS_ID",

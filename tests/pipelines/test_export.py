@@ -264,6 +264,29 @@ def test_onnx_of_mixed_precision_model_is_float32(tmp_path):
     np.testing.assert_allclose(probabilities, _keras(model, x), atol=5e-3)  # float16 model
 
 
+@needs_onnx
+def test_onnx_of_spectrogram_and_rnn_model(tmp_path):
+    """The tf2onnx workarounds (pipelines/export/onnx_file.py): the STFT as a DFT matmul and
+    the GRU unrolled while tracing; both are restored afterwards."""
+    from keras.src.backend.tensorflow import math as tf_math
+
+    audio = keras.Input(shape=(800,), name="audio")
+    x = keras.layers.MelSpectrogram(
+        fft_length=64, sequence_stride=32, sequence_length=64, num_mel_bins=8,
+        sampling_rate=8000, name="mel",
+    )(audio)
+    x = keras.layers.Permute((2, 1), name="time_major")(x)
+    x = keras.layers.GRU(4, use_cudnn=False, name="gru")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="probabilities")(x)
+    model = keras.Model(audio, outputs, name="tiny_audio")
+    stft = tf_math.stft
+    x = np.random.default_rng(6).normal(0.0, 0.05, (4, 800)).astype("float32")
+    report = export_model(model, tmp_path, format="onnx", sample=x)
+    assert tf_math.stft is stft and model.get_layer("gru").unroll is False
+    (probabilities,) = _session(report).run(["probabilities"], {"audio": x})
+    np.testing.assert_allclose(probabilities, _keras(model, x), atol=1e-5)
+
+
 # -- failures ---------------------------------------------------------------------------------
 
 
