@@ -154,29 +154,73 @@ def command_evaluate(args):
     print(json.dumps(evaluation.evaluate(model, data), indent=2))
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
 def read_inputs(path, shape):
-    """Reads samples of `shape` (no batch axis) from a .npy, .csv or image file."""
+    """Reads samples of `shape` (no batch axis) from a .npy, .csv or image file.
+
+    Returns a numeric array (n, *shape) with n >= 1 (a file holding one sample of `shape`
+    gets the batch axis added). A file that cannot be read, is empty, or holds samples of
+    another shape raises ValueError (FileNotFoundError when it does not exist), naming the
+    file, what was expected and what it holds.
+    """
     import numpy as np
 
+    shape = tuple(shape)
+    expected = "(n, " + ", ".join("any" if d is None else str(d) for d in shape) + ")"
     suffix = os.path.splitext(path)[1].lower()
-    if suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
-    elif suffix == ".csv":
-        import pandas as pd
-
-        frame = pd.read_csv(path, header=None)
-        if not frame.iloc[0].map(lambda v: isinstance(v, (int, float))).all():
-            frame = pd.read_csv(path)
-        array = frame.to_numpy()
-    elif suffix in (".png", ".jpg", ".jpeg", ".bmp", ".gif"):
-        import keras
-
-        image = keras.utils.load_img(path, color_mode="grayscale", target_size=shape[:2])
-        array = keras.utils.img_to_array(image)[..., 0]
-    else:
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: is a directory; predict reads .npy, .csv or image files")
+    if suffix not in (".npy", ".csv") + IMAGE_SUFFIXES:
         raise ValueError(f"{path}: predict reads .npy, .csv or image files. Received: {suffix!r}")
-    if array.shape == tuple(shape):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    if suffix in IMAGE_SUFFIXES and (len(shape) != 2 or None in shape):
+        raise ValueError(
+            f"{path}: this input takes samples of shape {shape}, not (height, width) "
+            "grayscale images: give a .npy or .csv file"
+        )
+    try:
+        if suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif suffix == ".csv":
+            import pandas as pd
+
+            frame = pd.read_csv(path, header=None)
+            if not frame.iloc[0].map(lambda v: isinstance(v, (int, float))).all():
+                frame = pd.read_csv(path)
+            array = frame.to_numpy()
+        else:
+            import keras
+
+            image = keras.utils.load_img(path, color_mode="grayscale", target_size=shape[:2])
+            array = keras.utils.img_to_array(image)[..., 0]
+    except Exception as error:  # empty, truncated or corrupt files; pickled or ragged data
+        kind = "an image" if suffix in IMAGE_SUFFIXES else f"a {suffix} file"
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{path}: cannot be read as {kind}: {reason}") from None
+    if array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{path}: expected numbers. Received: values of dtype {array.dtype} "
+            f"(e.g. {np.ravel(array)[:1].tolist()})"
+        )
+    if array.shape == shape:
         array = array[None]
+    fits = array.ndim == len(shape) + 1 and all(
+        d is None or d == a for d, a in zip(shape, array.shape[1:])
+    )
+    if not fits:
+        columns = ""
+        if suffix == ".csv" and len(shape) == 1 and shape[0] is not None:
+            columns = f" ({shape[0]} columns per row)"
+        raise ValueError(
+            f"{path}: expected samples of shape {expected}{columns}. "
+            f"Received: shape {array.shape}"
+        )
+    if len(array) == 0 or array.size == 0:
+        raise ValueError(f"{path}: holds no samples; expected {expected} with n >= 1. "
+                         f"Received: shape {array.shape}")
     return array
 
 
@@ -200,7 +244,13 @@ def read_batches(files, model):
             f"This model has the inputs {sorted(shapes)}: give one INPUT=FILE per input. "
             f"Missing: {missing}; unexpected: {unexpected}. Received: {files}"
         )
-    yield " ".join(files), {name: read_inputs(named[name], shapes[name]) for name in shapes}
+    batch = {name: read_inputs(named[name], shapes[name]) for name in shapes}
+    lengths = {name: len(array) for name, array in batch.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(
+            f"The files of one batch must hold the same number of samples. Received: {lengths}"
+        )
+    yield " ".join(files), batch
 
 
 def command_predict(args):

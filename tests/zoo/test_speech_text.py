@@ -46,11 +46,16 @@ def test_retriever_fits_a_slice_and_scores(data):
     X = {key: value[:48] for key, value in data.X_train.items()}
     est = ZooRetriever(NAME, epochs=1, batch_size=16, random_state=0).fit(X)
     assert np.isfinite(est.history_["loss"]).all()
-    embeddings = est.transform({key: value[:8] for key, value in data.X_test.items()})
-    assert embeddings["audio_embedding"].shape == embeddings["text_embedding"].shape
+    X_test = {key: value[:8] for key, value in data.X_test.items()}
+    embeddings = est.transform(X_test)
+    assert embeddings["audio_embedding"].shape == embeddings["text_embedding"].shape == (8, 64)
     np.testing.assert_allclose(np.linalg.norm(embeddings["text_embedding"], axis=1), 1, atol=1e-4)
-    assert est.predict({key: value[:8] for key, value in data.X_test.items()}).shape == (8,)
-    assert 0 <= est.score({key: value[:8] for key, value in data.X_test.items()}) <= 1
+    # predict: the text row of the best cosine for each audio row; score: how often it is the
+    # row's own text (the 8 test rows are 8 distinct texts).
+    similarity = embeddings["audio_embedding"] @ embeddings["text_embedding"].T
+    retrieved = est.predict(X_test)
+    np.testing.assert_array_equal(retrieved, similarity.argmax(axis=1))
+    assert est.score(X_test) == pytest.approx(np.mean(retrieved == np.arange(8)))
 
 
 def test_bad_input_names_the_missing_key(data):

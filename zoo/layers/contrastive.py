@@ -2,40 +2,14 @@
 
 Example:
 
-    a, b = L2Normalize()(audio_features), L2Normalize()(text_features)
+    unit = keras.layers.UnitNormalization
+    a, b = unit()(audio_features), unit()(text_features)    # unit L2 norm
     logits = SimilarityLogits(temperature=0.1)([a, b])      # (batch, batch)
     # train with loss=info_nce_loss (the targets are implied: row i matches column i)
 """
 
 import keras
 from keras import layers, ops
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class L2Normalize(layers.Layer):
-    """Scales each vector along `axis` to unit L2 norm (zero vectors stay near zero).
-
-    Example:
-
-        L2Normalize()(np.array([[3.0, 4.0]]))   # [[0.6, 0.8]]
-    """
-
-    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
-        super().__init__(**kwargs)
-        self.axis = axis
-        self.epsilon = epsilon
-
-    def call(self, inputs):
-        squared = ops.sum(ops.square(inputs), axis=self.axis, keepdims=True)
-        return inputs * ops.rsqrt(ops.maximum(squared, self.epsilon**2))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"axis": self.axis, "epsilon": self.epsilon})
-        return config
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -10,7 +10,6 @@ import keras
 from keras import layers, regularizers
 
 from zoo.layers import AttentionPooling, audio_encoder
-from zoo.layers.contrastive import L2Normalize
 from zoo.registry import register
 
 
@@ -49,7 +48,7 @@ def speech_text_retrieval(
     through `audio_encoder` (log-mel -> Conv1D blocks -> bidirectional GRU -> attention
     pooling); the text through Embedding(mask_zero=True) -> a forward GRU whose states are
     attention-pooled (`AttentionPooling`, masked) and a backward GRU's last state, concatenated. Each tower ends in a linear projection to `embedding_dim` and
-    `L2Normalize`, so the dot product of the two outputs is their cosine similarity.
+    `keras.layers.UnitNormalization`, so the dot product of the two outputs is their cosine similarity.
     Outputs: {"audio_embedding": (n, embedding_dim), "text_embedding": (n, embedding_dim)}.
 
     Args:
@@ -90,7 +89,7 @@ def speech_text_retrieval(
     audio_embedding = layers.Dense(
         embedding_dim, kernel_regularizer=regularizers.L2(l2), name="audio_projection"
     )(audio_features)
-    audio_embedding = L2Normalize(name="audio_embedding", dtype="float32")(audio_embedding)
+    audio_embedding = layers.UnitNormalization(name="audio_embedding", dtype="float32")(audio_embedding)
 
     x = layers.Embedding(
         vocabulary_size, char_embedding_dim, mask_zero=True, name="char_embedding"
@@ -111,7 +110,7 @@ def speech_text_retrieval(
     text_embedding = layers.Dense(
         embedding_dim, kernel_regularizer=regularizers.L2(l2), name="text_projection"
     )(x)
-    text_embedding = L2Normalize(name="text_embedding", dtype="float32")(text_embedding)
+    text_embedding = layers.UnitNormalization(name="text_embedding", dtype="float32")(text_embedding)
     return keras.Model(
         inputs={"audio": audio, "text": text},
         outputs={"audio_embedding": audio_embedding, "text_embedding": text_embedding},

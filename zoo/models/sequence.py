@@ -7,7 +7,7 @@ Dense(1) followed by an inverted `Normalization` named "prediction" (adapted on 
 targets) gives the forecast in the target's own units.
 
 The recurrent layers are built with `use_cudnn=False`, so a SavedModel exported on a GPU
-machine still serves on CPU (see DESIGN.md, known pitfalls).
+machine still serves on CPU (a cuDNN RNN op baked into the graph does not run on CPU).
 
 `attention_weights(model, x)` returns the attention pooling weights (n, T) of a built model.
 """

@@ -1,0 +1,118 @@
+"""Writes the golden outputs of the shipped weights: tests/golden/NAME.npz per shipped entry.
+
+Each file holds a seeded input (3 samples, `np.random.default_rng(0)`, shaped and ranged like
+the entry's real inputs: pixels in the image's range, waveforms at speech loudness, character
+ids with padding, tabular and series values drawn from the mean and variance the model's
+"normalize" layer was adapted to), the outputs of the shipped weights on it (computed on
+the TensorFlow backend), and the sha256 of those weights. `tests/backend_check.py` (run by
+tests/test_backends.py on TensorFlow, JAX and PyTorch) checks every file against the
+shipped weights within `ATOL` (absolute), with no dataset needed.
+
+Float inputs are stored as float16 values (exactly representable in float32) to keep the
+files small.
+
+Regenerate after publishing new weights (all entries, or the ones named):
+
+    KERAS_BACKEND=tensorflow python tests/golden/make_golden.py [NAME ...]
+"""
+
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import zoo  # noqa: E402
+from zoo.weights import read_manifest  # noqa: E402
+
+GOLDEN = pathlib.Path(__file__).resolve().parent
+SAMPLES = 3
+SEED = 0
+ATOL = 1e-4  # |backend output - golden output|, absolute
+PIXEL_RANGE = {"cnn-digits": 16.0}  # sklearn digits are 0..16; the other images 0..255
+
+
+def _normal_like_normalize(model, shape, rng):
+    """Draws from the per-feature mean and variance the model's "normalize" layer holds."""
+    layer = model.get_layer("normalize")
+    mean = np.asarray(layer.mean, "float64").reshape(-1)
+    std = np.sqrt(np.asarray(layer.variance, "float64").reshape(-1))
+    return rng.normal(mean, std, (SAMPLES,) + tuple(shape))
+
+
+def golden_inputs(name, model):
+    """{input name: array (SAMPLES, ...)}: a seeded input shaped and ranged like real data."""
+    rng = np.random.default_rng(SEED)
+    inputs = {}
+    for tensor in model.inputs:
+        shape = tuple(tensor.shape[1:])
+        kind = tensor.name
+        if kind == "image":
+            top = PIXEL_RANGE.get(name, 255.0)
+            x = np.round(rng.uniform(0.0, top, (SAMPLES,) + shape))
+        elif kind == "audio":
+            # Speech loudness: RMS about 0.05 (the datasets' TARGET_RMS); a silent first clip.
+            x = np.clip(rng.normal(0.0, 0.05, (SAMPLES,) + shape), -1.0, 1.0)
+            x[0] = 0.0
+        elif kind == "text":
+            vocabulary = model.get_layer("char_embedding").input_dim
+            x = rng.integers(2, vocabulary, (SAMPLES,) + shape)
+            for row, length in enumerate(rng.integers(1, shape[0] + 1, SAMPLES)):
+                x[row, length:] = 0  # padding after the text
+        elif kind in ("features", "series"):
+            x = _normal_like_normalize(model, shape, rng)
+            if name == "mlp-breast-cancer":
+                x = np.abs(x)  # the breast cancer measurements are non-negative
+        else:
+            raise ValueError(f"{name}: no golden input rule for the input {kind!r}")
+        dtype = keras.backend.standardize_dtype(tensor.dtype)
+        if dtype.startswith("float"):
+            x = x.astype("float16").astype("float32")
+        inputs[kind] = x.astype(dtype)
+    return inputs
+
+
+def model_inputs(model, inputs):
+    """What `model.predict` takes: the array of a one-input model, else the dict."""
+    return inputs[model.inputs[0].name] if len(model.inputs) == 1 else inputs
+
+
+def flatten(model, output):
+    """{output name: array} of a model output (an array or a dict of arrays)."""
+    if isinstance(output, dict):
+        return {key: np.asarray(value) for key, value in output.items()}
+    return {model.output_names[0]: np.asarray(output)}
+
+
+def write(name):
+    row = read_manifest()[name]
+    model = zoo.get(name)
+    inputs = golden_inputs(name, model)
+    outputs = flatten(model, model.predict(model_inputs(model, inputs), batch_size=SAMPLES,
+                                           verbose=0))
+    arrays = {f"input/{key}": value.astype("float16") if value.dtype == np.float32 else value
+              for key, value in inputs.items()}
+    arrays.update({f"output/{key}": value for key, value in outputs.items()})
+    arrays["sha256"] = np.array(row["sha256"])
+    arrays["backend"] = np.array(keras.backend.backend())
+    path = GOLDEN / f"{name}.npz"
+    np.savez_compressed(path, **arrays)
+    print(f"{path.name}: inputs {sorted(inputs)}, outputs "
+          f"{ {k: v.shape for k, v in outputs.items()} }, {path.stat().st_size:,} bytes")
+
+
+def main(names):
+    shipped = sorted(read_manifest())
+    unknown = sorted(set(names) - set(shipped))
+    if unknown:
+        raise SystemExit(f"error: no shipped weights for {unknown}; shipped: {shipped}")
+    for name in names or shipped:
+        write(name)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
