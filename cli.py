@@ -45,21 +45,37 @@ def positive_int(text):
 
 
 def writable_dir(path, option):
-    """Raises ValueError naming `option` unless `path` is (or can become) a writable directory."""
-    if os.path.exists(path):
-        if not os.path.isdir(path):
-            raise ValueError(f"{option} must be a directory. Received: {path!r}, a file.")
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise ValueError(f"{option} must be a writable directory. Received: {path!r}")
-        return
-    parent = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+    """Raises ValueError naming `option` unless `path` is (or can become) a writable directory.
+
+    Probes by writing a temporary file (permission bits do not stop root, a read-only
+    file system does); directories created for the probe are removed again.
+    """
+    import tempfile
+
+    path = os.path.abspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{option} must be a directory. Received: {path!r}, a file.")
+    created = []
+    try:
+        missing = path
+        while not os.path.exists(missing):
+            created.append(missing)
+            missing = os.path.dirname(missing)
+        for directory in reversed(created):
+            os.mkdir(directory)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
         raise ValueError(
-            f"{option} must be a writable directory. Received: {path!r}, which cannot be "
-            f"created in {parent!r}."
-        )
+            f"{option} must be a writable directory. Received: {path!r} "
+            f"({error.strerror or error})."
+        ) from None
+    finally:
+        for directory in created:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
 
 
 def build_parser():

@@ -240,7 +240,7 @@ def _new_run_dir(out, name):
                 return run_dir
             except FileExistsError:
                 continue
-    except (PermissionError, NotADirectoryError, FileExistsError) as error:
+    except OSError as error:
         raise ValueError(
             f"out must be a writable directory. Received: out={str(out)!r} "
             f"({error.strerror or error})."
