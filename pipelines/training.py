@@ -131,7 +131,8 @@ class RunRecorder(keras.callbacks.Callback):
     then `backup.npz`: every variable of the model (`model.variables`, which holds the
     seed-generator states of Dropout and augmentation layers that `save_weights` leaves out)
     and of the optimizer (its iteration count drives the learning-rate schedules), the number
-    of finished epochs, the history and the best validation loss. When `backup.npz` exists at
+    of finished epochs, the history and the best validation loss (on PyTorch also torch's
+    global random state, which unseeded Dropout layers draw from there). When `backup.npz` exists at
     `on_train_begin`, all of it is restored and Keras starts at the next epoch
     (`model._initial_epoch`, as `keras.callbacks.BackupAndRestore` does).
     """
@@ -153,6 +154,7 @@ class RunRecorder(keras.callbacks.Callback):
             optimizer_values = [
                 backup[f"optimizer_{i}"] for i in range(state["optimizer_variables"])
             ]
+            torch_rng = backup["torch_rng"] if "torch_rng" in backup.files else None
         optimizer = self.model.optimizer
         if not optimizer.built:
             optimizer.build(self.model.trainable_variables)
@@ -169,6 +171,10 @@ class RunRecorder(keras.callbacks.Callback):
                 )
             for variable, value in zip(variables, values):
                 variable.assign(value)
+        if torch_rng is not None and keras.backend.backend() == "torch":
+            import torch
+
+            torch.set_rng_state(torch.from_numpy(torch_rng))
         self.epochs_done = state["epochs_done"]
         self.history = state["history"]
         self.best = math.inf if state["best"] is None else state["best"]
@@ -206,6 +212,11 @@ class RunRecorder(keras.callbacks.Callback):
             "optimizer_variables": len(optimizer_variables),
         }
         arrays = {"state": np.array(json.dumps(state))}
+        if keras.backend.backend() == "torch":
+            # Unseeded Dropout layers draw from torch's global generator on PyTorch.
+            import torch
+
+            arrays["torch_rng"] = torch.get_rng_state().numpy()
         for prefix, variables in (("model", model_variables), ("optimizer", optimizer_variables)):
             for index, variable in enumerate(variables):
                 arrays[f"{prefix}_{index}"] = keras.ops.convert_to_numpy(variable.value)
