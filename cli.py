@@ -303,9 +303,12 @@ def print_heads(path, model, outputs, class_names):
 def command_export(args):
     import zoo
     from pipelines.export import export_model
-    from zoo.weights import read_manifest
+    from zoo.weights import read_manifest, remove_stale_temporaries
 
     writable_dir(args.out, "--out")
+    # What killed exports left beside their targets (dead writers' temporary names only).
+    for directory in (args.out, os.path.join(args.out, args.name)):
+        remove_stale_temporaries(directory)
     model = zoo.get(args.name, weights=args.weights)
     row = read_manifest().get(args.name) or {}
     labels = row.get("class_names")
