@@ -38,7 +38,9 @@ def positive_int(text):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer. Received: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer. Received: {text!r}"
+        ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer. Received: {text!r}")
     return value

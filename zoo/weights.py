@@ -23,7 +23,6 @@ Example:
 """
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
