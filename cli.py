@@ -5,6 +5,7 @@ Thin on purpose: it parses, calls `zoo`, `datasets` and `pipelines`, and prints.
     python cli.py list "cnn-*"
     python cli.py info cnn-digits
     python cli.py train cnn-digits --epochs 30 --set dropout=0.4 --publish
+    python cli.py train cnn-digits --resume runs/cnn-digits-20261129-101500
     python cli.py publish runs/cnn-digits-20261129-101500
     python cli.py evaluate cnn-digits
     python cli.py predict cnn-fashion-mnist shoe.png batch.npy
