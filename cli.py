@@ -5,6 +5,7 @@ Thin on purpose: it parses, calls `zoo`, `datasets` and `pipelines`, and prints.
     python cli.py list "cnn-*"
     python cli.py info cnn-digits
     python cli.py train cnn-digits --epochs 30 --set dropout=0.4 --publish
+    python cli.py train cnn-digits --resume runs/cnn-digits-20261129-101500
     python cli.py publish runs/cnn-digits-20261129-101500
     python cli.py evaluate cnn-digits
     python cli.py predict cnn-fashion-mnist shoe.png batch.npy
@@ -33,6 +34,53 @@ def parse_set(values):
     return overrides
 
 
+def positive_int(text):
+    """argparse type: an integer >= 1 (epochs, batch size)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer. Received: {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer. Received: {text!r}")
+    return value
+
+
+def writable_dir(path, option):
+    """Raises ValueError naming `option` unless `path` is (or can become) a writable directory.
+
+    Probes by writing a temporary file (permission bits do not stop root, a read-only
+    file system does); directories created for the probe are removed again.
+    """
+    import tempfile
+
+    path = os.path.abspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{option} must be a directory. Received: {path!r}, a file.")
+    created = []
+    try:
+        missing = path
+        while not os.path.exists(missing):
+            created.append(missing)
+            missing = os.path.dirname(missing)
+        for directory in reversed(created):
+            os.mkdir(directory)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"{option} must be a writable directory. Received: {path!r} "
+            f"({error.strerror or error})."
+        ) from None
+    finally:
+        for directory in created:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="cli.py", description="A zoo of Keras 3 models.")
     common = argparse.ArgumentParser(add_help=False)
@@ -52,10 +100,13 @@ def build_parser():
 
     train = add("train", "train a model and write a run directory")
     train.add_argument("name")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=positive_int)
+    train.add_argument("--batch-size", type=positive_int)
+    train.add_argument("--seed", type=int, help="seed (default 0)")
     train.add_argument("--out", default="runs", help="parent of the run directory")
+    train.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue a killed run (its recorded settings)"
+    )
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder argument")
     train.add_argument("--publish", action="store_true", help="ship the weights (zoo/weights)")
     train.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU)")
@@ -117,7 +168,10 @@ def command_info(args):
 
 def command_train(args):
     from pipelines.training import train_run
+    from zoo.weights import weights_dir
 
+    if args.resume is None:
+        writable_dir(args.out, "--out")
     summary = train_run(
         args.name,
         epochs=args.epochs,
@@ -129,18 +183,20 @@ def command_train(args):
         mixed_precision=args.mixed_precision,
         verbose=0 if args.quiet else 1,
         command="python cli.py " + shlex.join(sys.argv[1:]),
+        resume=args.resume,
     )
     print(f"run directory: {summary['run_dir']}")
     print(f"test metrics (best checkpoint): {json.dumps(summary['metrics']['best'])}")
     if "published" in summary:
-        print(f"published zoo/weights/{summary['published']['file']}")
+        print(f"published {weights_dir() / summary['published']['file']}")
 
 
 def command_publish(args):
     from pipelines.training import publish_run
+    from zoo.weights import weights_dir
 
     row = publish_run(args.run_dir)
-    print(f"published zoo/weights/{row['file']} sha256 {row['sha256']}")
+    print(f"published {weights_dir() / row['file']} sha256 {row['sha256']}")
     print(f"test metrics: {json.dumps(row['metrics'])}")
 
 
@@ -300,8 +356,12 @@ def print_heads(path, model, outputs, class_names):
 def command_export(args):
     import zoo
     from pipelines.export import export_model
-    from zoo.weights import read_manifest
+    from zoo.weights import read_manifest, remove_stale_temporaries
 
+    writable_dir(args.out, "--out")
+    # What killed exports left beside their targets (dead writers' temporary names only).
+    for directory in (args.out, os.path.join(args.out, args.name)):
+        remove_stale_temporaries(directory)
     model = zoo.get(args.name, weights=args.weights)
     row = read_manifest().get(args.name) or {}
     labels = row.get("class_names")
@@ -337,6 +397,9 @@ def expected_errors():
         datasets.DatasetMissingError,
         ExportError,
         zoo.WeightsError,
+        PermissionError,
+        NotADirectoryError,
+        IsADirectoryError,
     )
 
 

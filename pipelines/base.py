@@ -23,6 +23,18 @@ from pipelines import data
 MODEL_PREFIX = "model__"
 
 
+class _ShuffleEpoch(keras.callbacks.Callback):
+    """Sets the epoch variable of a `data.make_dataset` pipeline when each epoch begins."""
+
+    def __init__(self, variable, offset=0):
+        super().__init__()
+        self.variable = variable
+        self.offset = offset
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(self.offset + epoch)
+
+
 class ZooEstimator(BaseEstimator):
     """Base of the estimators that train a zoo model (see `ZooClassifier`).
 
@@ -217,12 +229,22 @@ class ZooEstimator(BaseEstimator):
         return self._train(self.model_, train, validation, continuing)
 
     def _train(self, model, train, validation, continuing):
-        """Runs `model.fit` on the tf.data pipelines and records `history_`; returns self."""
+        """Runs `model.fit` on the tf.data pipelines and records `history_`; returns self.
+
+        A shuffled pipeline of `data.make_dataset` gets its epoch number set at the start of
+        every epoch (counting the epochs of earlier `fit` calls when continuing), so the
+        order of epoch k is the same whether or not the run was interrupted and resumed.
+        """
+        callbacks = list(self.callbacks or [])
+        epoch_variable = getattr(train, "shuffle_epoch", None)
+        if epoch_variable is not None:
+            done = len(next(iter(getattr(self, "history_", {}).values()), [])) if continuing else 0
+            callbacks.insert(0, _ShuffleEpoch(epoch_variable, offset=done))
         history = model.fit(
             train,
             validation_data=validation,
             epochs=self._setting("epochs"),
-            callbacks=list(self.callbacks or []),
+            callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles
             verbose=self.verbose,
         )

@@ -3,7 +3,7 @@
 A run trains the entry on its dataset's training split (10% held out, seeded, for validation
 and checkpointing), evaluates the best checkpoint on the test split, and writes a directory:
 
-    runs/NAME-YYYYmmdd-HHMMSS/
+    runs/NAME-YYYYmmdd-HHMMSS/   (NAME-YYYYmmdd-HHMMSS-2, -3, ... when that one exists)
       config.json          resolved builder config, training settings, data, versions, command
       history.csv          one row per epoch (loss, metrics, validation)
       metrics.json         test-split metrics of the best and of the final weights
@@ -11,10 +11,21 @@ and checkpointing), evaluates the best checkpoint on the test split, and writes 
       tensorboard/         TensorBoard logs
       best.weights.h5      lowest validation loss
       final.weights.h5     after the last epoch
+      backup.npz           the whole training state after the last finished epoch (resume)
 
-`publish=True` (or later `publish_run(run_dir)`) then copies the best weights to
-`zoo/weights/NAME.weights.h5`, verifies both exports on them, and writes the manifest row
-(sha256, metrics, versions, the training command).
+Every file is written under a temporary name, flushed and renamed into place
+(`zoo.weights.atomic_path`), so a run killed at any moment leaves whole files only; the
+next run (or resume) removes the temporary files of killed writers. A killed run continues
+with `train_run(name, resume=run_dir)` (`python cli.py train NAME --resume RUN_DIR`): it
+restores every model variable (seed-generator states included), the optimizer's variables,
+the epoch, the history and the best validation loss from `backup.npz`, and ends with the
+weights an uninterrupted run ends with. A run that fails before its first epoch ends leaves
+no directory.
+
+`publish=True` (or later `publish_run(run_dir)`) then verifies both exports on the best
+weights, and ships them (`zoo.weights.publish`: `zoo/weights/NAME.SHA12.weights.h5` and the
+manifest row, with sha256, metrics, versions and the training command, changed together under
+a lock).
 
 Example:
 
@@ -23,13 +34,17 @@ Example:
 """
 
 import datetime
+import io
 import json
+import math
+import numbers
 import pathlib
 import shutil
 import tempfile
 
 import keras
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -43,6 +58,8 @@ from pipelines.regression import ZooRegressor  # noqa: E402
 from pipelines.retrieval import ZooRetriever  # noqa: E402
 
 VALIDATION_SPLIT = 0.1
+BACKUP = "backup.npz"
+MONITOR = "val_loss"
 
 
 def estimator_for(name, **params):
@@ -98,34 +115,214 @@ def plot_learning_curve(history, task, path):
         axis.legend()
         axis.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with zoo.weights.atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
     plt.close(figure)
+
+
+def _write_json(path, value):
+    zoo.weights.write_text_atomic(path, json.dumps(value, indent=2, default=str) + "\n")
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """Writes a run's files after every epoch, atomically, and restores a killed run.
+
+    At each epoch end: `best.weights.h5` when the validation loss improved, `history.csv`,
+    then `backup.npz`: every variable of the model (`model.variables`, which holds the
+    seed-generator states of Dropout and augmentation layers that `save_weights` leaves out)
+    and of the optimizer (its iteration count drives the learning-rate schedules), the number
+    of finished epochs, the history and the best validation loss (on PyTorch also torch's
+    global random state, which unseeded Dropout layers draw from there). When `backup.npz` exists at
+    `on_train_begin`, all of it is restored and Keras starts at the next epoch
+    (`model._initial_epoch`, as `keras.callbacks.BackupAndRestore` does).
+    """
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir = pathlib.Path(run_dir)
+        self.history = {}
+        self.best = math.inf
+        self.epochs_done = 0
+
+    def on_train_begin(self, logs=None):
+        path = self.run_dir / BACKUP
+        if not path.exists():
+            return
+        with np.load(path, allow_pickle=False) as backup:
+            state = json.loads(str(backup["state"]))
+            model_values = [backup[f"model_{i}"] for i in range(state["model_variables"])]
+            optimizer_values = [
+                backup[f"optimizer_{i}"] for i in range(state["optimizer_variables"])
+            ]
+            torch_rng = backup["torch_rng"] if "torch_rng" in backup.files else None
+        optimizer = self.model.optimizer
+        if not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        for kind, variables, values in (
+            ("model", self.model.variables, model_values),
+            ("optimizer", optimizer.variables, optimizer_values),
+        ):
+            shapes = [tuple(v.shape) for v in variables]
+            if shapes != [value.shape for value in values]:
+                raise ValueError(
+                    f"{path} holds the training state of another {kind} "
+                    f"({len(values)} variables, expected {len(variables)} of shapes "
+                    f"{shapes[:3]}...): resume a run of the same entry and settings."
+                )
+            for variable, value in zip(variables, values):
+                variable.assign(value)
+        if torch_rng is not None and keras.backend.backend() == "torch":
+            import torch
+
+            torch.set_rng_state(torch.from_numpy(torch_rng))
+        self.epochs_done = state["epochs_done"]
+        self.history = state["history"]
+        self.best = math.inf if state["best"] is None else state["best"]
+        self.model._initial_epoch = self.epochs_done
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {key: float(value) for key, value in (logs or {}).items()}
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+        self.epochs_done = epoch + 1
+        current = logs.get(MONITOR)
+        if current is not None and current < self.best:
+            self.best = current
+            with zoo.weights.atomic_path(self.run_dir / "best.weights.h5") as tmp:
+                self.model.save_weights(tmp)
+        self._write_history()
+        self._write_backup()
+
+    def _write_history(self):
+        keys = sorted(self.history)
+        lines = [",".join(["epoch", *keys])]
+        for index in range(self.epochs_done):
+            values = [self.history[key][index] for key in keys]
+            lines.append(",".join([str(index), *map(repr, values)]))
+        zoo.weights.write_text_atomic(self.run_dir / "history.csv", "\n".join(lines) + "\n")
+
+    def _write_backup(self):
+        model_variables = self.model.variables
+        optimizer_variables = self.model.optimizer.variables
+        state = {
+            "epochs_done": self.epochs_done,
+            "history": self.history,
+            "best": None if math.isinf(self.best) else self.best,
+            "model_variables": len(model_variables),
+            "optimizer_variables": len(optimizer_variables),
+        }
+        arrays = {"state": np.array(json.dumps(state))}
+        if keras.backend.backend() == "torch":
+            # Unseeded Dropout layers draw from torch's global generator on PyTorch.
+            import torch
+
+            arrays["torch_rng"] = torch.get_rng_state().numpy()
+        for prefix, variables in (("model", model_variables), ("optimizer", optimizer_variables)):
+            for index, variable in enumerate(variables):
+                arrays[f"{prefix}_{index}"] = keras.ops.convert_to_numpy(variable.value)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        with zoo.weights.atomic_path(self.run_dir / BACKUP) as tmp:
+            pathlib.Path(tmp).write_bytes(buffer.getvalue())
+
+
+def _check_count(value, name):
+    if value is None:
+        return
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+
+
+def _new_run_dir(out, name):
+    """Creates a new, unique run directory under `out` (`-2`, `-3`, ... on a clash)."""
+    out = pathlib.Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out must be a directory. Received: out={str(out)!r}, a file.")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for child in out.iterdir():  # what killed runs' writers left behind
+            if child.is_dir():
+                zoo.weights.remove_stale_temporaries(child)
+        for attempt in range(1, 10_000):
+            run_dir = out / (f"{name}-{stamp}" + (f"-{attempt}" if attempt > 1 else ""))
+            try:
+                run_dir.mkdir()
+                return run_dir
+            except FileExistsError:
+                continue
+    except OSError as error:
+        raise ValueError(
+            f"out must be a writable directory. Received: out={str(out)!r} "
+            f"({error.strerror or error})."
+        ) from None
+    raise ValueError(f"Could not create a new run directory in out={str(out)!r}.")
+
+
+def _resumed_settings(name, run_dir, given):
+    """The settings recorded in `run_dir`'s config.json; refuses contradicting ones."""
+    run_dir = pathlib.Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not run_dir.is_dir() or not config_path.is_file():
+        raise ValueError(
+            "resume must be the directory of a run of `train` (with config.json). "
+            f"Received: resume={str(run_dir)!r}"
+        )
+    config = _read_json(config_path)
+    if config.get("name") != name:
+        raise ValueError(
+            f"resume={str(run_dir)!r} is a run of {config.get('name')!r}, not of {name!r}."
+        )
+    recorded = {
+        "epochs": config["training"]["epochs"],
+        "batch_size": config["training"]["batch_size"],
+        "seed": config["training"]["seed"],
+        "overrides": config.get("overrides", {}),
+        "mixed_precision": config["training"]["mixed_precision"],
+    }
+    for key, value in given.items():
+        if value not in (None, {}, False) and value != recorded[key]:
+            raise ValueError(
+                f"A resumed run keeps its recorded settings: {key}={recorded[key]!r} in "
+                f"{config_path}. Received: {key}={value!r}"
+            )
+    return recorded, config.get("command")
+
+
+def _read_json(path):
+    try:
+        return json.loads(pathlib.Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"Cannot read {path}: {error}") from None
 
 
 def train_run(
     name,
     epochs=None,
     batch_size=None,
-    seed=0,
+    seed=None,
     out="runs",
     overrides=None,
     publish=False,
     mixed_precision=False,
     verbose=1,
     command=None,
+    resume=None,
 ):
     """Trains entry `name` on its dataset and writes a run directory; returns a summary.
 
     Args:
         name: the zoo name.
-        epochs, batch_size: override the entry's recipe.
-        seed: seeds the initialisation, the shuffling and the validation split.
+        epochs, batch_size: override the entry's recipe (positive integers).
+        seed: seeds the initialisation, the shuffling and the validation split (default 0).
         out: parent directory of the run directory.
         overrides: builder arguments, e.g. {"dropout": 0.4}.
         publish: also write the shipped weights file and its manifest row.
         mixed_precision: train under the "mixed_float16" policy (for GPUs).
         verbose: Keras verbosity (1: a progress bar).
         command: the command line to record (defaults to the equivalent CLI command).
+        resume: the directory of a killed run of `name` to continue (its recorded settings
+            are used; `out` is ignored).
     """
     entry = zoo.get_entry(name)
     overrides = dict(overrides or {})
@@ -135,23 +332,26 @@ def train_run(
             f"{name!r} has no argument {', '.join(unknown)}. "
             f"Its arguments: {', '.join(entry.defaults)}."
         )
+    _check_count(epochs, "epochs")
+    _check_count(batch_size, "batch_size")
+    if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool)):
+        raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
+    if resume is not None:
+        given = {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "seed": seed,
+            "overrides": overrides,
+            "mixed_precision": mixed_precision,
+        }
+        recorded, recorded_command = _resumed_settings(name, resume, given)
+        epochs, batch_size, seed = recorded["epochs"], recorded["batch_size"], recorded["seed"]
+        overrides, mixed_precision = recorded["overrides"], recorded["mixed_precision"]
+        command = recorded_command or command
+    seed = 0 if seed is None else int(seed)
     data = datasets.load(entry.dataset)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = pathlib.Path(out) / f"{name}-{stamp}"
-    run_dir.mkdir(parents=True, exist_ok=False)
-    if mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-
-    callbacks = [
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
-        keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / "best.weights.h5"),
-            monitor="val_loss",
-            save_best_only=True,
-            save_weights_only=True,
-        ),
-    ]
+    recorder_dir = pathlib.Path(resume) if resume is not None else None
+    callbacks = []  # the run's callbacks, added once the run directory exists
     estimator = estimator_for(
         name,
         epochs=epochs,
@@ -175,10 +375,34 @@ def train_run(
     if command is None:
         sets = " ".join(f"--set {key}={value}" for key, value in overrides.items())
         command = f"python cli.py train {name} --seed {seed} {sets}".strip()
-    estimator.fit(data.X_train, data.y_train)
-    estimator.model_.save_weights(run_dir / "final.weights.h5")
-    if mixed_precision:
-        keras.mixed_precision.set_global_policy("float32")
+
+    if recorder_dir is None:
+        run_dir = _new_run_dir(out, name)
+    else:
+        run_dir = recorder_dir
+        zoo.weights.remove_stale_temporaries(run_dir)
+    recorder = RunRecorder(run_dir)
+    callbacks += [recorder, keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"))]
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        # What a resume needs, before the first epoch.
+        _write_json(
+            run_dir / "config.json",
+            {"name": name, "training": settings, "overrides": overrides, "command": command},
+        )
+        if mixed_precision:
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        try:
+            estimator.fit(data.X_train, data.y_train)
+        finally:
+            keras.mixed_precision.set_global_policy(previous_policy)
+        with zoo.weights.atomic_path(run_dir / "final.weights.h5") as tmp:
+            estimator.model_.save_weights(tmp)
+    except BaseException:
+        if recorder_dir is None and not (run_dir / BACKUP).exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping or resuming
+        raise
+    estimator.history_ = recorder.history
     # Score the weights as `zoo.get` loads them: in a fresh float32 model.
     model = entry.build(**estimator.model_config_)
     model.load_weights(run_dir / "final.weights.h5")
@@ -190,16 +414,17 @@ def train_run(
         "name": name,
         "model_config": estimator.model_config_,
         "training": settings,
+        "overrides": overrides,
         "dataset": data.describe(),
         "class_names": data.class_names,
         "versions": software_versions(),
         "date": datetime.date.today().isoformat(),
         "command": command,
     }
-    (run_dir / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
+    _write_json(run_dir / "config.json", config)
     metrics = {"split": "test", "best": best_metrics, "final": final_metrics}
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    plot_learning_curve(estimator.history_, entry.task, run_dir / "learning_curve.png")
+    _write_json(run_dir / "metrics.json", metrics)
+    plot_learning_curve(recorder.history, entry.task, run_dir / "learning_curve.png")
 
     summary = {"run_dir": str(run_dir), "metrics": metrics, "config": config}
     if publish:
@@ -221,8 +446,20 @@ def publish_run(run_dir):
     from pipelines.export import export_model
 
     run_dir = pathlib.Path(run_dir)
-    config = json.loads((run_dir / "config.json").read_text())
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    needed = ("config.json", "metrics.json", "best.weights.h5")
+    if not run_dir.is_dir() or not all((run_dir / file).is_file() for file in needed):
+        what = "a file" if run_dir.is_file() else "not a finished run directory"
+        raise ValueError(
+            f"run_dir must be the directory of a finished run of `train` (with "
+            f"{', '.join(needed)}). Received: {str(run_dir)!r} ({what})."
+        )
+    config = _read_json(run_dir / "config.json")
+    metrics = _read_json(run_dir / "metrics.json")
+    if "model_config" not in config or "best" not in metrics:
+        raise ValueError(
+            f"run_dir {str(run_dir)!r} is not a finished run: its config.json or metrics.json "
+            "lacks the final results. Resume it with `train NAME --resume RUN_DIR`."
+        )
     name = config["name"]
     model = zoo.get_entry(name).build(**config["model_config"])
     weights_path = run_dir / "best.weights.h5"
@@ -241,22 +478,21 @@ def publish_run(run_dir):
                 text_inputs=config["dataset"].get("text_inputs"),
             )
             exports_verified.append(format)
-    file_name = f"{name}.weights.h5"
-    with zoo.weights.atomic_path(zoo.weights.SHIPPED_DIR / file_name) as tmp:
-        shutil.copyfile(weights_path, tmp)
-    row = {
-        "file": file_name,
-        "sha256": zoo.weights.sha256_of(zoo.weights.SHIPPED_DIR / file_name),
-        "dataset": config["dataset"],
-        "class_names": config["class_names"],
-        "metrics": metrics["best"],
-        "parameters": model.count_params(),
-        "config": config["model_config"],
-        "training": config["training"],
-        "versions": config["versions"],
-        "date": config["date"],
-        "command": config["command"],
-        "exports_verified": exports_verified,
-    }
-    zoo.weights.write_manifest_row(name, row)
-    return row
+
+    def make_row(file_name, sha256):
+        return {
+            "file": file_name,
+            "sha256": sha256,
+            "dataset": config["dataset"],
+            "class_names": config["class_names"],
+            "metrics": metrics["best"],
+            "parameters": model.count_params(),
+            "config": config["model_config"],
+            "training": config["training"],
+            "versions": config["versions"],
+            "date": config["date"],
+            "command": config["command"],
+            "exports_verified": exports_verified,
+        }
+
+    return zoo.weights.publish(name, weights_path, make_row)

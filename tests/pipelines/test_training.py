@@ -16,8 +16,7 @@ def shipped_dir(monkeypatch, tmp_path):
     """Publishes into a temporary zoo/weights, leaving the real one alone."""
     directory = tmp_path / "weights"
     directory.mkdir()
-    monkeypatch.setattr(weights, "SHIPPED_DIR", directory)
-    monkeypatch.setattr(weights, "MANIFEST_PATH", directory / "manifest.json")
+    monkeypatch.setenv("ZOO_WEIGHTS_DIR", str(directory))
     return directory
 
 
@@ -29,7 +28,8 @@ def test_mixed_precision_run_is_published_in_float32(tmp_path, shipped_dir, brea
     config = json.loads((tmp_path / "runs").glob("*/config.json").__next__().read_text())
     assert config["training"]["mixed_precision"] is True
     row = publish_run(summary["run_dir"])
-    assert row["sha256"] == weights.sha256_of(shipped_dir / "mlp-breast-cancer.weights.h5")
+    assert row["file"] == f"mlp-breast-cancer.{row['sha256'][:12]}.weights.h5"
+    assert row["sha256"] == weights.sha256_of(shipped_dir / row["file"])
     assert row["exports_verified"] == ["saved_model", "onnx"]
     assert json.loads((shipped_dir / "manifest.json").read_text())["mlp-breast-cancer"] == row
     # What was published is what zoo.get now loads, and it scores what the row says.
