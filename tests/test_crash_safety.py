@@ -111,6 +111,11 @@ def _check_nothing_torn(root, weights_dir, model):
             import onnx
 
             onnx.checker.check_model(onnx.load(path))
+    for version in pathlib.Path(root).glob("sm/*/1"):
+        assert (version / "saved_model.pb").stat().st_size > 0, version
+        assert (version / "variables" / "variables.index").exists(), version
+    if (pathlib.Path(root) / "sm").exists():
+        assert list(pathlib.Path(root).glob("sm/*/1")), "the SavedModel version vanished"
     manifest = json.loads((weights_dir / "manifest.json").read_text())
     for name, row in manifest.items():
         if (weights_dir / row["file"]).exists() or name == ENTRY:
@@ -130,13 +135,18 @@ def test_sigkill_at_random_moments_never_tears_a_file(tmp_path):
     _run([*train, "--publish"], weights_dir)
     duration = time.monotonic() - start
     (finished,) = runs.iterdir()
+    saved_model_export = ["export", ENTRY, "--format", "saved_model", "--out", tmp_path / "sm"]
     rng = random.Random(6)
     commands = {
         "train": (train, 1.0),
         "train --publish": ([*train, "--publish"], 1.0),
         "publish": (["publish", finished], 1.1),
         "export": (["export", ENTRY, "--format", "onnx", "--out", tmp_path / "exports"], 0.9),
+        "export saved_model": (saved_model_export, 0.9),
     }
+    # A SavedModel version already there: the re-export replaces the directory, and a kill
+    # at any moment must leave the old version or the new one (an atomic exchange).
+    _run(saved_model_export, weights_dir)
     killed = {}
     for label, (args, scale) in commands.items():
         killed[label] = 0
@@ -152,6 +162,7 @@ def test_sigkill_at_random_moments_never_tears_a_file(tmp_path):
     for run_dir in runs.iterdir():
         weights.remove_stale_temporaries(run_dir)
     _run(commands["export"][0], weights_dir)
+    _run(saved_model_export, weights_dir)
     assert not [p for p in tmp_path.rglob("*") if ".zootmp" in p.name]
     manifest = json.loads((weights_dir / "manifest.json").read_text())
     assert sorted(p.name for p in weights_dir.glob("*.weights.h5")) == sorted(

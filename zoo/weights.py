@@ -164,13 +164,53 @@ def atomic_path(path):
     try:
         yield pathlib.Path(tmp)
         _fsync_tree(tmp)
-        os.replace(tmp, path)
+        _replace(tmp, path)
         _fsync_dir(path.parent)
     finally:
         if os.path.isdir(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
         elif os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _replace(source, target):
+    """Renames `source` to `target` in one step, also when both are directories.
+
+    `os.replace` cannot put a directory over a non-empty one, so a directory (a SavedModel
+    version) replaces an existing one by Linux's atomic exchange (`renameat2` with
+    `RENAME_EXCHANGE`): `target` holds the old tree or the new one at every moment, and the
+    old tree, now at `source`, is removed by the caller. Where the exchange is not available
+    (not Linux), the old directory is first renamed aside, which leaves a moment without
+    `target`.
+    """
+    if os.path.isdir(source) and os.path.isdir(target) and not os.path.islink(target):
+        if _exchange(source, target):
+            return
+        aside = tempfile.mkdtemp(dir=os.path.dirname(target) or ".", prefix=".replaced.")
+        os.rmdir(aside)
+        os.replace(target, aside)
+        os.replace(source, target)
+        shutil.rmtree(aside, ignore_errors=True)
+        return
+    os.replace(source, target)
+
+
+def _exchange(first, second):
+    """Atomically swaps two paths (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
+    if result == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: the file system cannot exchange
+        return False
+    raise OSError(errno, os.strerror(errno), os.fspath(second))
 
 
 def write_text_atomic(path, text):

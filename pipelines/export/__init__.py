@@ -51,9 +51,7 @@ The package:
     files.py        the directories created for an artifact, the previous one moved aside
 """
 
-import os
 import pathlib
-import shutil
 
 import keras
 import numpy as np
@@ -176,7 +174,6 @@ def export_model(
     else:
         target = root / f"{name}.onnx"
     created = files.missing_dirs(target.parent)
-    backup = None
     try:
         with atomic_path(target) as tmp:
             if format == "saved_model":
@@ -187,12 +184,9 @@ def export_model(
             else:
                 onnx_file.write_onnx(model, spec, tmp, int(version))
                 max_diff, outputs = verify.verify_onnx(tmp, spec, inputs, reference)
-            backup = files.move_aside(target)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
+        # Renamed into place (a SavedModel version directory replaces the old one by an
+        # atomic exchange): a kill at any moment leaves the old artifact or the new one.
     except BaseException:
-        if backup is not None and not target.exists():
-            os.replace(backup, target)  # the new artifact did not land: put the old one back
         for directory in reversed(created):
             try:
                 directory.rmdir()
