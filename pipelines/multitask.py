@@ -13,7 +13,7 @@ from sklearn.base import MultiOutputMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import check_is_fitted
 
-from pipelines import data
+from pipelines import checks, data
 from pipelines.base import ZooEstimator
 
 CLASSIFICATION = "classification"
@@ -202,33 +202,9 @@ class ZooMultiTask(MultiOutputMixin, ZooEstimator):
                     values = values.ravel()
                 encoded[head] = values
                 continue
-            values = np.asarray(
-                y[head].to_numpy() if isinstance(y[head], (pd.Series, pd.DataFrame)) else y[head]
+            encoded[head], classes[head] = checks.encode_labels(
+                y[head], what, fitting, None if fitting else self.classes_[head]
             )
-            if values.ndim == 2 and values.shape[1] == 1:
-                values = values.ravel()
-            if values.ndim != 1:
-                raise ValueError(
-                    f"{what} must be one label per sample (1-D). Received shape {values.shape}."
-                )
-            if len(values) == 0:
-                raise ValueError(f"{what} is empty.")
-            if pd.isna(values).any():
-                raise ValueError(f"{what} contains missing labels (NaN or None).")
-            known = np.unique(values) if fitting else self.classes_[head]
-            if fitting and len(known) < 2:
-                raise ValueError(
-                    f"The classification head {head!r} needs at least 2 classes. "
-                    f"Received only {known.tolist()} in {what}."
-                )
-            unseen = np.setdiff1d(values, known)
-            if len(unseen):
-                raise ValueError(
-                    f"{what} contains labels never seen when fitting: {unseen[:10].tolist()}. "
-                    f"Known labels: {known.tolist()}."
-                )
-            classes[head] = known
-            encoded[head] = np.searchsorted(known, values).astype("int32")
         data.check_same_length({"y": encoded})
         if fitting:
             self.heads_ = dict(heads)
