@@ -178,12 +178,12 @@ class ZooEstimator(BaseEstimator):
         Sparse input is refused; n-D arrays (images) are accepted; dict inputs are left to
         `pipelines.data.as_input_dict`. Strings, NaN and inf are reported by `pipelines.data`.
         """
+        checks.refuse_sparse(X)  # first: a scipy dok_matrix is a dict
         if isinstance(X, dict):
             if reset:
                 self.__dict__.pop("n_features_in_", None)
                 self.__dict__.pop("feature_names_in_", None)
             return X
-        checks.refuse_sparse(X)
         return validate_data(
             self, X, reset=reset, accept_sparse=False, allow_nd=True, dtype=None,
             ensure_all_finite=False, ensure_min_samples=1, ensure_min_features=1,
