@@ -60,6 +60,7 @@ class ZooEstimator(BaseEstimator):
     """
 
     _task = None
+    _requires_y = True
 
     def __init__(
         self,
@@ -212,6 +213,7 @@ class ZooEstimator(BaseEstimator):
                     f"which needs {key}={value!r}."
                 )
             overrides[key] = value
+        entry.check_overrides(overrides)
         weights = "pretrained" if self.pretrained else None
         model = zoo.get(self.model, weights=weights, **overrides)
         base = zoo.weights.shipped_row(self.model)["config"] if self.pretrained else {}
@@ -319,7 +321,7 @@ class ZooEstimator(BaseEstimator):
                     )
                 train, validation = self._datasets_from_tf_data(X, validation_data, continuing)
             else:
-                if y is None:
+                if y is None and self._requires_y:
                     raise ValueError(
                         f"This {type(self).__name__} estimator requires y to be passed, but "
                         "the target y is None."
@@ -327,7 +329,11 @@ class ZooEstimator(BaseEstimator):
                 train, validation = self._datasets_from_arrays(
                     X, y, validation_data, continuing, sample_weight
                 )
-            return self._train(self.model_, train, validation, continuing)
+            return self._train(self._training_model(), train, validation, continuing)
+
+    def _training_model(self):
+        """The Keras model `fit` trains (the zoo model, unless a task wraps it)."""
+        return self.model_
 
     def _train(self, model, train, validation, continuing):
         """Runs `model.fit` on the tf.data pipelines and records `history_`; returns self."""

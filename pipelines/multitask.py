@@ -1,9 +1,10 @@
 """`ZooMultiTask`: a scikit-learn estimator over zoo entries with several named heads.
 
-The model of such an entry returns a dict {head name: output}. A head whose output layer is
-a softmax is a classification head (sparse categorical cross-entropy, accuracy; its labels
-may be anything sortable, encoded per head in `classes_[head]`); any other head is a
-regression head (mean squared error, R^2).
+The model of such an entry returns a dict {head name: output}; the entry declares its heads
+and their kinds in the registry (`register(..., heads={"fine": "classification", ...})`). A
+classification head trains with sparse categorical cross-entropy and reports accuracy (its
+labels may be anything sortable, encoded per head in `classes_[head]`); a regression head
+with mean squared error, reporting R^2.
 """
 
 import keras
@@ -13,6 +14,7 @@ from sklearn.base import MultiOutputMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import check_is_fitted
 
+import zoo
 from pipelines import checks, data
 from pipelines.base import ZooEstimator
 
@@ -23,13 +25,20 @@ REGRESSION = "regression"
 def head_kinds(model):
     """Returns {head name: "classification" or "regression"} of a model with a dict output.
 
-    A head is a classification head when the layer that makes it is a softmax (a `Softmax`
-    layer, or a layer with `activation="softmax"`) over at least two classes.
+    For a zoo entry (a `ZooEntry` or its name) the kinds are the ones it declares in the
+    registry (`register(..., heads=...)`). For any other Keras model, a head is a
+    classification head when the layer of the head's name (`model.get_layer(head)`, the
+    zoo's "named everything" rule) is a softmax (a `Softmax` layer, or
+    `activation="softmax"`) over at least two classes; otherwise a regression head.
 
     Example:
 
-        head_kinds(zoo.get("multitask-fashion"))   # {'fine': 'classification', ...}
+        head_kinds("multitask-fashion")   # {'fine': 'classification', 'coarse': ...}
     """
+    if isinstance(model, str):
+        model = zoo.get_entry(model)
+    if isinstance(model, zoo.ZooEntry):
+        return dict(model.heads)
     outputs = model.output
     if not isinstance(outputs, dict):
         raise ValueError(
@@ -39,7 +48,10 @@ def head_kinds(model):
         )
     kinds = {}
     for name, tensor in outputs.items():
-        layer = tensor._keras_history.operation
+        try:
+            layer = model.get_layer(name)
+        except ValueError:
+            layer = None
         activation = getattr(layer, "activation", None)
         softmax = isinstance(layer, keras.layers.Softmax) or (
             getattr(activation, "__name__", None) == "softmax"
@@ -171,18 +183,12 @@ class ZooMultiTask(MultiOutputMixin, ZooEstimator):
         return {f"{head}_classes": len(classes) for head, classes in self.classes_.items()}
 
     def _probe_heads(self):
-        """The heads and their kinds, from the model the fit will build."""
+        """The heads and their kinds, as the entry declares them in the registry."""
         if self.warm_start and hasattr(self, "model_"):
-            return head_kinds(self.model_)
+            return dict(self.heads_)
         entry = self._entry()
-        overrides = self._model_overrides()
-        unknown = sorted(set(overrides) - set(entry.defaults))
-        if unknown:
-            raise ValueError(
-                f"{self.model!r} has no argument {', '.join(unknown)}. "
-                f"Its arguments: {', '.join(entry.defaults)}. Received: {overrides}"
-            )
-        return head_kinds(entry.build(**overrides))
+        entry.check_overrides(self._model_overrides())
+        return head_kinds(entry)
 
     def _encode_targets(self, y, fitting):
         if self.class_weight is not None:
@@ -213,10 +219,11 @@ class ZooMultiTask(MultiOutputMixin, ZooEstimator):
 
     def _build_model(self, data_overrides):
         model = super()._build_model(data_overrides)
-        built = head_kinds(model)
-        if built != self.heads_:
+        built = sorted(model.output) if isinstance(model.output, dict) else model.output_names
+        if built != sorted(self.heads_):
             raise ValueError(
-                f"The model's heads changed between builds: {built} vs {self.heads_}."
+                f"The model of {self.model!r} returns the outputs {built}, not the heads its "
+                f"registry entry declares: {sorted(self.heads_)}."
             )
         for head, classes in self.classes_.items():
             width = model.output[head].shape[-1]
