@@ -93,7 +93,8 @@ def test_feature_names_in_and_n_features_in(tabular):
     clf = ZooClassifier("mlp-breast-cancer", random_state=0, **FAST).fit(frame, y)
     assert clf.n_features_in_ == 6
     assert clf.feature_names_in_.tolist() == list("abcdef")
-    np.testing.assert_array_equal(clf.predict(frame), clf.predict(X))
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        np.testing.assert_array_equal(clf.predict(frame), clf.predict(X))
     with pytest.raises(ValueError, match="Feature names must be in the same order"):
         clf.predict(frame[list("fedcba")])
     wide = np.tile(X, (1, 5))  # the entry's default 30 features: dict input infers none
