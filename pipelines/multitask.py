@@ -87,7 +87,7 @@ class ZooMultiTask(MultiOutputMixin, ZooEstimator):
         The other arguments are those of `ZooEstimator` (`class_weight` does not apply).
 
     y is a dict {head: targets} (or a DataFrame with one column per head, which
-    `GridSearchCV` can split). `predict` returns {head: labels or values}, `predict_proba`
+    `GridSearchCV` can split); `fit(X, y, sample_weight=...)` weights every head's loss. `predict` returns {head: labels or values}, `predict_proba`
     {classification head: probabilities}, `score` the mean over heads of accuracy
     (classification) and R^2 (regression), and `score_heads` each head's score.
 
