@@ -136,8 +136,9 @@ class ZooEstimator(BaseEstimator):
     def _check_params(self):
         """Validates the settings before any data is read; raises naming the argument."""
         name = type(self).__name__
-        if self._unexpected_params:
-            key = next(iter(self._unexpected_params))
+        unexpected = getattr(self, "_unexpected_params", {})
+        if unexpected:
+            key = next(iter(unexpected))
             raise TypeError(
                 f"{name} got an unexpected argument {key!r}. Builder arguments take the "
                 f"prefix {MODEL_PREFIX!r}, e.g. model__dropout=0.5."
