@@ -321,7 +321,7 @@ def command_predict(args):
     for path, x in read_batches(args.files, model):
         output = evaluation.predict_arrays(model, x)
         if isinstance(output, dict):
-            print_heads(path, model, output, class_names)
+            print_heads(path, zoo.get_entry(args.name), output, class_names)
             continue
         for index, row in enumerate(output):
             if zoo.get_entry(args.name).task == "classification":
@@ -332,13 +332,15 @@ def command_predict(args):
                 print(f"{path}[{index}]\t{float(row[0]):.4f}")
 
 
-def print_heads(path, model, outputs, class_names):
-    """Prints one line per sample: each head's label and probability, or its value."""
+def print_heads(path, entry, outputs, class_names):
+    """Prints one line per sample: each head's label and probability, its value, or (for a
+    retrieval entry) each embedding in full, as space-separated numbers."""
     import numpy as np
 
-    from pipelines.multitask import head_kinds
-
-    kinds = head_kinds(model)
+    if entry.embeddings:
+        kinds = dict.fromkeys(entry.embeddings, "embedding")
+    else:
+        kinds = entry.heads or dict.fromkeys(outputs, "regression")
     class_names = class_names if isinstance(class_names, dict) else {}
     for index in range(len(next(iter(outputs.values())))):
         cells = []
@@ -348,6 +350,8 @@ def print_heads(path, model, outputs, class_names):
                 best = int(np.argmax(row))
                 names = class_names.get(head)
                 cells.append(f"{head}={names[best] if names else best} {row[best]:.4f}")
+            elif kind == "embedding":
+                cells.append(f"{head}=" + " ".join(f"{v:.6g}" for v in np.ravel(row)))
             else:
                 cells.append(f"{head}={float(np.ravel(row)[0]):.4f}")
         print(f"{path}[{index}]\t" + "\t".join(cells))

@@ -15,10 +15,10 @@ import numpy as np
 import tensorflow as tf
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 import zoo
-from pipelines import data
+from pipelines import checks, data
 
 MODEL_PREFIX = "model__"
 
@@ -45,19 +45,34 @@ class ZooEstimator(BaseEstimator):
         learning_rate: optimizer learning rate (default: the entry's recipe).
         lr_schedule: "constant" or "cosine" (cosine decay to 0 over the training);
             None: the entry's recipe (constant when the recipe names none).
-        optimizer: a Keras optimizer name ("adam", "adamw", "sgd", "rmsprop").
+        optimizer: a Keras optimizer name ("adam", "adamw", "sgd", "rmsprop", ...), or a
+            `keras.optimizers.Optimizer` instance used as a template: every fit makes a fresh
+            optimizer of its class and config (its learning rate, unless `learning_rate`
+            is given).
         validation_split: fraction of the training data held out (seeded) for validation.
         callbacks: Keras callbacks (e.g. `keras.callbacks.EarlyStopping`), used as given
             (`clone` and `GridSearchCV` copy them, like every parameter).
         class_weight: classifiers only: "balanced", or {label: weight} in the user's labels.
-        random_state: seed for the initialisation, the shuffling and the validation split.
+        random_state: seed for the initialisation, the shuffling and the validation split:
+            None, an int, or a `numpy.random.Generator` / `RandomState` (one seed is drawn
+            from it per fit). Fits with the same int are reproducible; the seeding is local
+            to `fit`, which leaves the caller's global random generators (Python, NumPy,
+            TensorFlow, PyTorch, Keras) as it found them.
         warm_start: when fitted already, `fit` continues training the same model.
         pretrained: start from the entry's shipped weights instead of a random init.
         verbose: Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
         **model_params: builder arguments prefixed with `model__`, e.g. `model__dropout=0.5`.
+
+    Like every scikit-learn estimator, `__init__` only stores its arguments; they are
+    validated by `fit` (e.g. "epochs must be a positive integer. Received: epochs=0").
+    Array input is validated with scikit-learn's `validate_data`: `n_features_in_` (and
+    `feature_names_in_` for a DataFrame) are set by `fit` and checked by `predict`; sparse
+    input is refused; image models take n-D arrays; dict inputs and tf.data datasets keep
+    their own validation (`pipelines.data`) and set no `n_features_in_`.
     """
 
     _task = None
+    _requires_y = True
 
     def __init__(
         self,
@@ -90,28 +105,32 @@ class ZooEstimator(BaseEstimator):
         self.warm_start = warm_start
         self.pretrained = pretrained
         self.verbose = verbose
+        self._unexpected_params = {}
         for key, value in model_params.items():
-            if not key.startswith(MODEL_PREFIX):
-                raise TypeError(
-                    f"{type(self).__name__} got an unexpected argument {key!r}. Builder "
-                    f"arguments take the prefix {MODEL_PREFIX!r}, e.g. model__dropout=0.5."
-                )
-            setattr(self, key, value)
+            if key.startswith(MODEL_PREFIX):
+                setattr(self, key, value)
+            else:
+                # Refused by `fit` (scikit-learn's rule: __init__ and set_params never raise).
+                self._unexpected_params[key] = value
 
     # -- scikit-learn parameter protocol ---------------------------------------------------
 
     def get_params(self, deep=True):
         params = super().get_params(deep=False)
         params.update({k: v for k, v in vars(self).items() if k.startswith(MODEL_PREFIX)})
+        params.update(getattr(self, "_unexpected_params", {}))
         return params
 
     def set_params(self, **params):
         plain = {}
+        valid = set(super().get_params(deep=False))
         for key, value in params.items():
             if key.startswith(MODEL_PREFIX):
                 setattr(self, key, value)
-            else:
+            elif key in valid or "__" in key:
                 plain[key] = value
+            else:
+                self.__dict__.setdefault("_unexpected_params", {})[key] = value
         return super().set_params(**plain)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -122,8 +141,74 @@ class ZooEstimator(BaseEstimator):
     def _setting(self, name):
         value = getattr(self, name)
         if value is None:
-            value = self._entry().recipe.get(name, {"epochs": 10, "batch_size": 32}.get(name))
+            defaults = {"epochs": 10, "batch_size": 32, "learning_rate": 1e-3}
+            value = self._entry().recipe.get(name, defaults.get(name))
         return value
+
+    def _check_params(self):
+        """Validates the settings before any data is read; raises naming the argument."""
+        name = type(self).__name__
+        unexpected = getattr(self, "_unexpected_params", {})
+        if unexpected:
+            key = next(iter(unexpected))
+            raise TypeError(
+                f"{name} got an unexpected argument {key!r}. Builder arguments take the "
+                f"prefix {MODEL_PREFIX!r}, e.g. model__dropout=0.5."
+            )
+        entry = self._entry()
+        if self._task is not None:
+            checks.check_task(name, self.model, entry.task, self._task)
+        checks.check_positive_int("epochs", self._setting("epochs"))
+        checks.check_positive_int("batch_size", self._setting("batch_size"))
+        learning_rate = self.learning_rate
+        if learning_rate is not None or not isinstance(self.optimizer, keras.optimizers.Optimizer):
+            checks.check_positive_number("learning_rate", self._setting("learning_rate"))
+        checks.make_optimizer(self.optimizer, 1e-3)  # validates the name or the instance
+        if self._setting("lr_schedule") not in (None, "constant", "cosine"):
+            raise ValueError(
+                'lr_schedule must be None, "constant" or "cosine". '
+                f"Received: lr_schedule={self._setting('lr_schedule')!r}"
+            )
+        split = self.validation_split
+        if split is not None and split != 0 and (
+            not checks._is_number(split) or not 0 < split < 1
+        ):
+            raise ValueError(
+                f"validation_split must be in (0, 1) (0 or None: no split). "
+                f"Received: validation_split={split!r}"
+            )
+        checks.check_class_weight(self.class_weight)
+        if not isinstance(self.random_state, (np.random.RandomState, np.random.Generator)):
+            checks.derive_seed(self.random_state)  # validates; a generator is drawn from in fit
+        for flag in ("warm_start", "pretrained"):
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise ValueError(
+                    f"{flag} must be True or False. Received: {flag}={getattr(self, flag)!r}"
+                )
+
+    def _validate_X(self, X, reset):
+        """scikit-learn's validation of array input (`n_features_in_`, `feature_names_in_`).
+
+        Sparse input is refused; n-D arrays (images) are accepted; dict inputs are left to
+        `pipelines.data.as_input_dict`. Strings, NaN and inf are reported by `pipelines.data`.
+        """
+        checks.refuse_sparse(X)  # first: a scipy dok_matrix is a dict
+        if isinstance(X, dict):
+            if reset:
+                self.__dict__.pop("n_features_in_", None)
+                self.__dict__.pop("feature_names_in_", None)
+            return X
+        return validate_data(
+            self, X, reset=reset, accept_sparse=False, allow_nd=True, dtype=None,
+            ensure_all_finite=False, ensure_min_samples=1, ensure_min_features=1,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        tags.input_tags.two_d_array = True
+        return tags
 
     def _model_overrides(self):
         return {k[len(MODEL_PREFIX) :]: v for k, v in self.get_params().items() if k.startswith(MODEL_PREFIX)}
@@ -141,6 +226,7 @@ class ZooEstimator(BaseEstimator):
                     f"which needs {key}={value!r}."
                 )
             overrides[key] = value
+        entry.check_overrides(overrides)
         weights = "pretrained" if self.pretrained else None
         model = zoo.get(self.model, weights=weights, **overrides)
         base = zoo.weights.shipped_row(self.model)["config"] if self.pretrained else {}
@@ -148,19 +234,19 @@ class ZooEstimator(BaseEstimator):
         return model
 
     def _compile(self, model, steps_per_epoch):
-        learning_rate = self._setting("learning_rate") or 1e-3
+        template = isinstance(self.optimizer, keras.optimizers.Optimizer)
+        # An optimizer instance keeps its own learning rate unless learning_rate is given.
+        learning_rate = None if template and self.learning_rate is None else (
+            checks.check_positive_number("learning_rate", self._setting("learning_rate"))
+        )
         schedule = self._setting("lr_schedule")
         if schedule == "cosine":
+            if learning_rate is None:
+                learning_rate = float(self.optimizer.get_config()["learning_rate"])
             learning_rate = keras.optimizers.schedules.CosineDecay(
                 learning_rate, decay_steps=steps_per_epoch * self._setting("epochs")
             )
-        elif schedule not in (None, "constant"):
-            raise ValueError(
-                f'lr_schedule must be None, "constant" or "cosine". Received: {schedule!r}'
-            )
-        optimizer = keras.optimizers.get(
-            {"class_name": self.optimizer, "config": {"learning_rate": learning_rate}}
-        )
+        optimizer = checks.make_optimizer(self.optimizer, learning_rate)
         model.compile(
             optimizer=optimizer,
             loss=self._loss(),
@@ -193,40 +279,74 @@ class ZooEstimator(BaseEstimator):
         raise NotImplementedError
 
     def _sample_weights(self, y):
+        """Per-sample weights the task derives from the targets (class_weight), or None."""
         return None
+
+    def _combined_weights(self, targets, sample_weight, first_input):
+        """The user's `sample_weight` (validated) times the task's weights, or None."""
+        weights = self._sample_weights(targets)
+        if sample_weight is None:
+            return weights
+        sample_weight = _check_sample_weight(
+            sample_weight, first_input, dtype=np.float32, ensure_non_negative=True
+        )
+        if not sample_weight.sum() > 0:
+            raise ValueError(
+                "sample_weight must have a positive sum. Received: all weights are 0."
+            )
+        return sample_weight if weights is None else sample_weight * weights
 
     def _task_overrides(self):
         return {}
 
     # -- the estimator API -----------------------------------------------------------------
 
-    def fit(self, X, y=None, validation_data=None):
+    def fit(self, X, y=None, validation_data=None, *, sample_weight=None):
         """Trains the zoo model on X, y through a tf.data pipeline.
 
         Args:
-            X: array or DataFrame (one-input models), dict of arrays keyed by input name,
-                or a `tf.data.Dataset` of (x, y) elements (batched or not).
+            X: array or DataFrame (one-input models; n-D arrays for image models), dict of
+                arrays keyed by input name, or a finite `tf.data.Dataset` of (x, y) elements
+                (batched or not). Sparse input is refused.
             y: targets (None when X is a dataset).
             validation_data: (X_val, y_val) evaluated after every epoch (a dataset of
                 (x, y) when X is a dataset).
+            sample_weight: per-sample weights >= 0 (array input only), multiplied by the
+                class weights of `class_weight`.
 
         Returns:
             self.
         """
-        if self.random_state is not None:
-            keras.utils.set_random_seed(self.random_state)
-        continuing = self.warm_start and hasattr(self, "model_")
-        if isinstance(X, tf.data.Dataset):
-            if y is not None:
-                raise ValueError(
-                    "When X is a tf.data.Dataset, y must be None: the dataset yields it."
+        self._check_params()
+        seed = checks.derive_seed(self.random_state)
+        with checks.local_random_state(seed):
+            self._seed = seed
+            continuing = self.warm_start and hasattr(self, "model_")
+            if isinstance(X, tf.data.Dataset):
+                if y is not None:
+                    raise ValueError(
+                        "When X is a tf.data.Dataset, y must be None: the dataset yields it."
+                    )
+                if sample_weight is not None:
+                    raise ValueError(
+                        "sample_weight applies to array input; a tf.data.Dataset cannot "
+                        "take it. Received: sample_weight with a tf.data.Dataset"
+                    )
+                train, validation = self._datasets_from_tf_data(X, validation_data, continuing)
+            else:
+                if y is None and self._requires_y:
+                    raise ValueError(
+                        f"This {type(self).__name__} estimator requires y to be passed, but "
+                        "the target y is None."
+                    )
+                train, validation = self._datasets_from_arrays(
+                    X, y, validation_data, continuing, sample_weight
                 )
-            train, validation = self._datasets_from_tf_data(X, validation_data, continuing)
-        else:
-            if y is None:
-                raise ValueError(f"{type(self).__name__}.fit needs y. Received: y=None")
-            train, validation = self._datasets_from_arrays(X, y, validation_data, continuing)
-        return self._train(self.model_, train, validation, continuing)
+            return self._train(self._training_model(), train, validation, continuing)
+
+    def _training_model(self):
+        """The Keras model `fit` trains (the zoo model, unless a task wraps it)."""
+        return self.model_
 
     def _train(self, model, train, validation, continuing):
         """Runs `model.fit` on the tf.data pipelines and records `history_`; returns self.
@@ -255,7 +375,8 @@ class ZooEstimator(BaseEstimator):
         }
         return self
 
-    def _datasets_from_arrays(self, X, y, validation_data, continuing):
+    def _datasets_from_arrays(self, X, y, validation_data, continuing, sample_weight=None):
+        X = self._validate_X(X, reset=not continuing)
         targets = self._encode_targets(y, fitting=not continuing)
         if not continuing:
             overrides = self._task_overrides()
@@ -266,7 +387,7 @@ class ZooEstimator(BaseEstimator):
             self.model_ = self._build_model(overrides)
         x = data.as_input_dict(X, self.model_)
         data.check_same_length({"X": next(iter(x.values())), "y": targets})
-        weights = self._sample_weights(targets)
+        weights = self._combined_weights(targets, sample_weight, next(iter(x.values())))
         x, targets, weights, validation = self._split_validation(x, targets, weights)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -282,7 +403,7 @@ class ZooEstimator(BaseEstimator):
             samples = len(next(iter(x.values())))  # len(targets) counts heads for a dict
             self._compile(self.model_, steps_per_epoch=-(-samples // batch_size))
         train = data.make_dataset(
-            x, targets, weights, batch_size, shuffle=True, seed=self.random_state
+            x, targets, weights, batch_size, shuffle=True, seed=self._seed
         )
         if validation is not None:
             validation = data.make_dataset(*validation, batch_size=max(batch_size, 256))
@@ -295,9 +416,9 @@ class ZooEstimator(BaseEstimator):
                 "A tf.data.Dataset given to fit must yield (x, y) pairs. "
                 f"Received elements: {spec}"
             )
-        targets = np.concatenate(
-            [np.reshape(y, (-1,)) for y in dataset.map(lambda x, y: y).as_numpy_iterator()]
-        )
+        targets = read_dataset_targets(dataset, "X")
+        if validation_data is not None:
+            check_finite_dataset(validation_data, "validation_data")
         if not continuing:
             self._dataset_targets(targets)
             self.model_ = self._build_model(self._task_overrides())
@@ -323,15 +444,11 @@ class ZooEstimator(BaseEstimator):
         """Holds out `validation_split` of the samples (seeded; stratified for classes)."""
         if not self.validation_split:
             return x, y, weights, None
-        if not 0 < self.validation_split < 1:
-            raise ValueError(
-                f"validation_split must be in (0, 1). Received: {self.validation_split!r}"
-            )
         count = len(next(iter(y.values())) if isinstance(y, dict) else y)
         train_idx, val_idx = train_test_split(
             np.arange(count),
             test_size=self.validation_split,
-            random_state=self.random_state,
+            random_state=self._seed,
             stratify=self._stratify_labels(y),
         )
         x_train = {name: array[train_idx] for name, array in x.items()}
@@ -347,6 +464,7 @@ class ZooEstimator(BaseEstimator):
             dataset = data.prepare_user_dataset(X, self.model_, batch_size)
             dataset = dataset.map(lambda *parts: parts[0])
         else:
+            X = self._validate_X(X, reset=False)
             dataset = data.make_dataset(
                 data.as_input_dict(X, self.model_), batch_size=max(batch_size, 256)
             )
@@ -381,6 +499,34 @@ class ZooEstimator(BaseEstimator):
         if "model_" in state:
             state["model_"] = model_from_bytes(state["model_"])
         self.__dict__.update(state)
+
+
+def check_finite_dataset(dataset, what):
+    """Raises for an infinite tf.data.Dataset (e.g. after `.repeat()`), which fit cannot read."""
+    if isinstance(dataset, tf.data.Dataset) and dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+        raise ValueError(
+            f"{what} is an infinite tf.data.Dataset (e.g. made with .repeat()): fit reads "
+            "it once to validate it and to find its labels. Pass a finite dataset (repeat(n), "
+            f"take(n)); epochs sets the passes. Received: {what} of infinite cardinality"
+        )
+
+
+def read_dataset_targets(dataset, what):
+    """Reads a finite dataset of (x, y) once: checks x for NaN/inf, returns y as a 1-D array."""
+    check_finite_dataset(dataset, what)
+    targets = []
+    for x, y in dataset.as_numpy_iterator():
+        for part in x.values() if isinstance(x, dict) else (x,):
+            part = np.asarray(part)
+            if part.dtype.kind in "fc" and not np.isfinite(part).all():
+                raise ValueError(
+                    f"The tf.data.Dataset {what} contains NaN or infinite values in x. "
+                    "Impute or drop them first."
+                )
+        targets.append(np.reshape(y, (-1,)))
+    if not targets:
+        raise ValueError(f"The tf.data.Dataset {what} is empty. Received: no elements")
+    return np.concatenate(targets)
 
 
 def _take(values, index):

@@ -1,10 +1,10 @@
 """`ZooClassifier`: a scikit-learn classifier over any classification entry of the zoo."""
 
 import numpy as np
-import pandas as pd
 from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 
+from pipelines import checks
 from pipelines.base import ZooEstimator
 
 
@@ -12,7 +12,10 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
     """Trains a zoo classification model like any scikit-learn classifier.
 
     Labels can be anything sortable (ints, strings); `classes_` keeps them, and the model's
-    `num_classes` follows their number. See `ZooEstimator` for the arguments.
+    `num_classes` follows their number. y is validated like scikit-learn's classifiers
+    (a continuous y raises "Unknown label type: continuous ..."). `fit(X, y,
+    sample_weight=...)` weights samples; with `class_weight` too, the weights multiply.
+    See `ZooEstimator` for the arguments.
 
     Example:
 
@@ -34,34 +37,25 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
         return {"num_classes": len(self.classes_)}
 
     def _encode_targets(self, y, fitting):
-        y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.ndim != 1:
-            raise ValueError(f"y must be one label per sample (1-D). Received shape {y.shape}.")
-        if len(y) == 0:
-            raise ValueError("y is empty.")
-        if pd.isna(y).any():
-            raise ValueError("y contains missing labels (NaN or None).")
+        encoded, classes = checks.encode_labels(
+            y, "y", fitting, None if fitting else self.classes_
+        )
         if fitting:
-            self.classes_ = np.unique(y)
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    f"A classifier needs at least 2 classes. Received only {self.classes_.tolist()}."
-                )
-        unseen = np.setdiff1d(y, self.classes_)
-        if len(unseen):
-            raise ValueError(
-                f"y contains labels never seen when fitting: {unseen[:10].tolist()}. "
-                f"Known labels: {self.classes_.tolist()}."
-            )
-        return np.searchsorted(self.classes_, y).astype("int32")
+            self.classes_ = classes
+        return encoded
 
     def _dataset_targets(self, targets):
         if targets.size == 0 or not np.issubdtype(targets.dtype, np.integer) or targets.min() < 0:
             raise ValueError(
                 "A tf.data.Dataset given to ZooClassifier.fit must yield integer class ids "
-                "0..K-1 as labels (encode string labels first, or pass arrays)."
+                "0..K-1 as labels (encode string labels first, or pass arrays). "
+                f"Received labels of dtype {targets.dtype}"
+            )
+        present = np.unique(targets)
+        if len(present) < 2:
+            raise ValueError(
+                "A classifier needs at least 2 classes; the dataset's labels have 1 class: "
+                f"{present.tolist()}."
             )
         self.classes_ = np.arange(int(targets.max()) + 1)
 
@@ -85,6 +79,18 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
                 f'class_weight must be None, "balanced" or a dict. Received: {self.class_weight!r}'
             )
         return per_class.astype("float32")[y]
+
+    def _combined_weights(self, targets, sample_weight, first_input):
+        weights = super()._combined_weights(targets, sample_weight, first_input)
+        if weights is not None:
+            weighted = np.unique(targets[weights > 0])
+            if len(weighted) < 2:
+                raise ValueError(
+                    "A classifier needs at least 2 classes with a positive weight; "
+                    "sample_weight and class_weight leave 1 class: "
+                    f"{self.classes_[weighted].tolist()}."
+                )
+        return weights
 
     def _labels(self):
         return [str(label) for label in self.classes_]

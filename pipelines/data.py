@@ -34,14 +34,15 @@ def as_array(values, what):
     if array.dtype.kind not in "biuf":
         try:
             array = array.astype("float32")
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as error:
             example = next((v for v in array.ravel() if isinstance(v, (str, bytes))), None)
-            raise ValueError(
+            message = (
                 f"{what} must hold numbers. Received dtype {array.dtype}"
-                + (f" with values such as {example!r}." if example is not None else ".")
-            ) from None
+                + (f" with values such as {example!r}." if example is not None else f" ({error}).")
+            )
+            raise type(error)(message) from None
     array = array.astype("float32", copy=False)
-    if array.ndim == 0 or len(array) == 0:
+    if array.ndim == 0 or array.size == 0:
         raise ValueError(f"{what} is empty. Received an array of shape {array.shape}.")
     if not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).reshape(len(array), -1).any(axis=1).sum())

@@ -1,9 +1,10 @@
 """`ZooMultiTask`: a scikit-learn estimator over zoo entries with several named heads.
 
-The model of such an entry returns a dict {head name: output}. A head whose output layer is
-a softmax is a classification head (sparse categorical cross-entropy, accuracy; its labels
-may be anything sortable, encoded per head in `classes_[head]`); any other head is a
-regression head (mean squared error, R^2).
+The model of such an entry returns a dict {head name: output}; the entry declares its heads
+and their kinds in the registry (`register(..., heads={"fine": "classification", ...})`). A
+classification head trains with sparse categorical cross-entropy and reports accuracy (its
+labels may be anything sortable, encoded per head in `classes_[head]`); a regression head
+with mean squared error, reporting R^2.
 """
 
 import keras
@@ -13,7 +14,8 @@ from sklearn.base import MultiOutputMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import check_is_fitted
 
-from pipelines import data
+import zoo
+from pipelines import checks, data
 from pipelines.base import ZooEstimator
 
 CLASSIFICATION = "classification"
@@ -23,13 +25,20 @@ REGRESSION = "regression"
 def head_kinds(model):
     """Returns {head name: "classification" or "regression"} of a model with a dict output.
 
-    A head is a classification head when the layer that makes it is a softmax (a `Softmax`
-    layer, or a layer with `activation="softmax"`) over at least two classes.
+    For a zoo entry (a `ZooEntry` or its name) the kinds are the ones it declares in the
+    registry (`register(..., heads=...)`). For any other Keras model, a head is a
+    classification head when the layer of the head's name (`model.get_layer(head)`, the
+    zoo's "named everything" rule) is a softmax (a `Softmax` layer, or
+    `activation="softmax"`) over at least two classes; otherwise a regression head.
 
     Example:
 
-        head_kinds(zoo.get("multitask-fashion"))   # {'fine': 'classification', ...}
+        head_kinds("multitask-fashion")   # {'fine': 'classification', 'coarse': ...}
     """
+    if isinstance(model, str):
+        model = zoo.get_entry(model)
+    if isinstance(model, zoo.ZooEntry):
+        return dict(model.heads)
     outputs = model.output
     if not isinstance(outputs, dict):
         raise ValueError(
@@ -39,7 +48,10 @@ def head_kinds(model):
         )
     kinds = {}
     for name, tensor in outputs.items():
-        layer = tensor._keras_history.operation
+        try:
+            layer = model.get_layer(name)
+        except ValueError:
+            layer = None
         activation = getattr(layer, "activation", None)
         softmax = isinstance(layer, keras.layers.Softmax) or (
             getattr(activation, "__name__", None) == "softmax"
@@ -75,7 +87,7 @@ class ZooMultiTask(MultiOutputMixin, ZooEstimator):
         The other arguments are those of `ZooEstimator` (`class_weight` does not apply).
 
     y is a dict {head: targets} (or a DataFrame with one column per head, which
-    `GridSearchCV` can split). `predict` returns {head: labels or values}, `predict_proba`
+    `GridSearchCV` can split); `fit(X, y, sample_weight=...)` weights every head's loss. `predict` returns {head: labels or values}, `predict_proba`
     {classification head: probabilities}, `score` the mean over heads of accuracy
     (classification) and R^2 (regression), and `score_heads` each head's score.
 
@@ -171,18 +183,12 @@ class ZooMultiTask(MultiOutputMixin, ZooEstimator):
         return {f"{head}_classes": len(classes) for head, classes in self.classes_.items()}
 
     def _probe_heads(self):
-        """The heads and their kinds, from the model the fit will build."""
+        """The heads and their kinds, as the entry declares them in the registry."""
         if self.warm_start and hasattr(self, "model_"):
-            return head_kinds(self.model_)
+            return dict(self.heads_)
         entry = self._entry()
-        overrides = self._model_overrides()
-        unknown = sorted(set(overrides) - set(entry.defaults))
-        if unknown:
-            raise ValueError(
-                f"{self.model!r} has no argument {', '.join(unknown)}. "
-                f"Its arguments: {', '.join(entry.defaults)}. Received: {overrides}"
-            )
-        return head_kinds(entry.build(**overrides))
+        entry.check_overrides(self._model_overrides())
+        return head_kinds(entry)
 
     def _encode_targets(self, y, fitting):
         if self.class_weight is not None:
@@ -202,33 +208,9 @@ class ZooMultiTask(MultiOutputMixin, ZooEstimator):
                     values = values.ravel()
                 encoded[head] = values
                 continue
-            values = np.asarray(
-                y[head].to_numpy() if isinstance(y[head], (pd.Series, pd.DataFrame)) else y[head]
+            encoded[head], classes[head] = checks.encode_labels(
+                y[head], what, fitting, None if fitting else self.classes_[head]
             )
-            if values.ndim == 2 and values.shape[1] == 1:
-                values = values.ravel()
-            if values.ndim != 1:
-                raise ValueError(
-                    f"{what} must be one label per sample (1-D). Received shape {values.shape}."
-                )
-            if len(values) == 0:
-                raise ValueError(f"{what} is empty.")
-            if pd.isna(values).any():
-                raise ValueError(f"{what} contains missing labels (NaN or None).")
-            known = np.unique(values) if fitting else self.classes_[head]
-            if fitting and len(known) < 2:
-                raise ValueError(
-                    f"The classification head {head!r} needs at least 2 classes. "
-                    f"Received only {known.tolist()} in {what}."
-                )
-            unseen = np.setdiff1d(values, known)
-            if len(unseen):
-                raise ValueError(
-                    f"{what} contains labels never seen when fitting: {unseen[:10].tolist()}. "
-                    f"Known labels: {known.tolist()}."
-                )
-            classes[head] = known
-            encoded[head] = np.searchsorted(known, values).astype("int32")
         data.check_same_length({"y": encoded})
         if fitting:
             self.heads_ = dict(heads)
@@ -237,10 +219,11 @@ class ZooMultiTask(MultiOutputMixin, ZooEstimator):
 
     def _build_model(self, data_overrides):
         model = super()._build_model(data_overrides)
-        built = head_kinds(model)
-        if built != self.heads_:
+        built = sorted(model.output) if isinstance(model.output, dict) else model.output_names
+        if built != sorted(self.heads_):
             raise ValueError(
-                f"The model's heads changed between builds: {built} vs {self.heads_}."
+                f"The model of {self.model!r} returns the outputs {built}, not the heads its "
+                f"registry entry declares: {sorted(self.heads_)}."
             )
         for head, classes in self.classes_.items():
             width = model.output[head].shape[-1]

@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.utils.validation import column_or_1d
 
 from pipelines import data
 from pipelines.base import ZooEstimator
@@ -10,7 +11,8 @@ from pipelines.base import ZooEstimator
 class ZooRegressor(RegressorMixin, ZooEstimator):
     """Trains a zoo regression model like any scikit-learn regressor; `score` is R^2.
 
-    See `ZooEstimator` for the arguments (`class_weight` does not apply).
+    See `ZooEstimator` for the arguments (`class_weight` does not apply; `fit(X, y,
+    sample_weight=...)` weights samples).
 
     Example:
 
@@ -30,11 +32,11 @@ class ZooRegressor(RegressorMixin, ZooEstimator):
         if self.class_weight is not None:
             raise ValueError("class_weight applies to classifiers only; ZooRegressor got one.")
         y = data.as_array(y, "y")
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.ndim != 1:
-            raise ValueError(f"y must be one target per sample (1-D). Received shape {y.shape}.")
-        return y
+        if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
+            raise ValueError(
+                f"y must be one target per sample (1-D). Received: an array of shape {y.shape}"
+            )
+        return column_or_1d(y, warn=True)  # warns (DataConversionWarning) for a column
 
     def _dataset_targets(self, targets):
         data.as_array(targets, "y")

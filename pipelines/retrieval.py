@@ -1,22 +1,23 @@
 """`ZooRetriever`: a scikit-learn estimator over zoo dual encoders (cross-modal retrieval).
 
 The model of such an entry (task "retrieval") takes one named input per modality and returns
-{"audio_embedding", "text_embedding"}, L2-normalised. Rows of X are aligned pairs: fit needs
+a dict of L2-normalised embeddings; the entry declares the (query, key) output names in the
+registry (`register(..., embeddings=("audio_embedding", "text_embedding"))`). Rows of X are aligned pairs: fit needs
 no labels, it pulls each row's two embeddings together and pushes the other rows' apart
 (symmetric in-batch InfoNCE over `SimilarityLogits`, CLIP style).
 """
 
 import keras
 import numpy as np
-from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
 from pipelines import data
 from pipelines.base import ZooEstimator
 from zoo.layers.contrastive import SimilarityLogits, info_nce_loss
 
-QUERY = "audio_embedding"
-KEY = "text_embedding"
+# The embedding outputs of "speech-text-retrieval" (its registry entry declares them), for
+# `pipelines.evaluation`, which evaluates a bare model.
+QUERY, KEY = "audio_embedding", "text_embedding"
 
 
 def retrieval_metrics(query_embeddings, key_embeddings, groups=None):
@@ -78,6 +79,11 @@ class ZooRetriever(ZooEstimator):
     """
 
     _task = "retrieval"
+    _requires_y = False
+
+    def _embedding_names(self):
+        """The (query, key) output names the entry declares (`register(embeddings=...)`)."""
+        return self._entry().embeddings
 
     def __init__(
         self,
@@ -122,14 +128,6 @@ class ZooRetriever(ZooEstimator):
     def _metrics(self):
         return None
 
-    def _check_entry(self):
-        task = self._entry().task
-        if task != "retrieval":
-            raise ValueError(
-                f"ZooRetriever trains entries of task 'retrieval'. Received: model={self.model!r} "
-                f"of task {task!r}."
-            )
-
     def _inputs(self, X, what="X"):
         if not isinstance(X, dict):
             raise ValueError(
@@ -156,28 +154,33 @@ class ZooRetriever(ZooEstimator):
         outputs = self.model_.output
         temperature = self._setting("temperature") or 0.1
         logits = SimilarityLogits(temperature, name="similarity_logits")(
-            [outputs[QUERY], outputs[KEY]]
+            [outputs[name] for name in self._embedding_names()]
         )
         return keras.Model(self.model_.input, logits, name=f"{self.model_.name}_trainer")
 
     # -- the estimator API -----------------------------------------------------------------
 
-    def fit(self, X, y=None, validation_data=None):
+    def fit(self, X, y=None, validation_data=None, *, sample_weight=None):
         """Trains the dual encoder on the aligned rows of X (y is ignored).
 
         Args:
             X: dict {input name: array} of aligned pairs.
             y: ignored (accepted for scikit-learn compatibility).
             validation_data: a dict X_val of aligned pairs, evaluated after every epoch.
+            sample_weight: not supported (the in-batch contrastive loss has no per-sample
+                weights); must be None.
 
         Returns:
             self.
         """
-        del y
-        self._check_entry()
-        if self.random_state is not None:
-            keras.utils.set_random_seed(self.random_state)
-        continuing = self.warm_start and hasattr(self, "model_")
+        return super().fit(X, None, validation_data, sample_weight=sample_weight)
+
+    def _datasets_from_arrays(self, X, y, validation_data, continuing, sample_weight=None):
+        if sample_weight is not None:
+            raise ValueError(
+                "ZooRetriever.fit takes no sample_weight: the in-batch contrastive loss has "
+                "no per-sample weights. Received: sample_weight"
+            )
         if not continuing:
             self.model_ = self._build_model(self._data_overrides(X))
         x = self._inputs(X)
@@ -186,31 +189,27 @@ class ZooRetriever(ZooEstimator):
             raise ValueError(
                 f"Contrastive training needs at least 2 aligned rows. Received: {samples}"
             )
-        validation = None
-        if self.validation_split:
-            if not 0 < self.validation_split < 1:
-                raise ValueError(
-                    f"validation_split must be in (0, 1). Received: {self.validation_split!r}"
-                )
-            train_idx, val_idx = train_test_split(
-                np.arange(samples), test_size=self.validation_split, random_state=self.random_state
-            )
-            validation = {name: array[val_idx] for name, array in x.items()}
-            x = {name: array[train_idx] for name, array in x.items()}
+        # The targets are dummies: the loss reads only the similarity logits.
+        x, dummy, _, validation = self._split_validation(x, np.zeros(samples, "float32"), None)
         if validation_data is not None:
-            validation = self._inputs(validation_data, "validation_data")
+            x_val = self._inputs(validation_data, "validation_data")
+            validation = (x_val, np.zeros(len(next(iter(x_val.values()))), "float32"))
         batch_size = self._setting("batch_size")
-        trainer = self._trainer()
-        self._compile(trainer, steps_per_epoch=-(-len(next(iter(x.values()))) // batch_size))
-        dummy = np.zeros(len(next(iter(x.values()))), "float32")
-        train = data.make_dataset(x, dummy, batch_size=batch_size, shuffle=True, seed=self.random_state)
+        self._trainer_model = self._trainer()
+        self._compile(self._trainer_model, steps_per_epoch=-(-len(dummy) // batch_size))
+        train = data.make_dataset(x, dummy, batch_size=batch_size, shuffle=True, seed=self._seed)
         if validation is not None:
-            validation = data.make_dataset(
-                validation,
-                np.zeros(len(next(iter(validation.values()))), "float32"),
-                batch_size=max(batch_size, 256),
-            )
-        return self._train(trainer, train, validation, continuing)
+            validation = data.make_dataset(*validation, batch_size=max(batch_size, 256))
+        return train, validation
+
+    def _datasets_from_tf_data(self, dataset, validation_data, continuing):
+        raise ValueError(
+            "ZooRetriever.fit takes a dict of aligned arrays {input name: array}. "
+            "Received: a tf.data.Dataset."
+        )
+
+    def _training_model(self):
+        return self.__dict__.pop("_trainer_model")
 
     def transform(self, X):
         """The embeddings of X: {"audio_embedding": (n, d), "text_embedding": (n, d)}."""
@@ -220,12 +219,12 @@ class ZooRetriever(ZooEstimator):
 
     def predict(self, X):
         """For each audio row, the index of the text row of X it retrieves (best cosine)."""
-        embeddings = self.transform(X)
-        return np.argmax(embeddings[QUERY] @ embeddings[KEY].T, axis=1)
+        query, key = (self.transform(X)[name] for name in self._embedding_names())
+        return np.argmax(query @ key.T, axis=1)
 
     def score(self, X, y=None, sample_weight=None):
         """Speech -> text recall@1 over the aligned rows of X (rows of equal y: one text)."""
         if sample_weight is not None:
             raise ValueError("ZooRetriever.score takes no sample_weight. Received one.")
-        embeddings = self.transform(X)
-        return retrieval_metrics(embeddings[QUERY], embeddings[KEY], y)["recall_at_1"]
+        query, key = (self.transform(X)[name] for name in self._embedding_names())
+        return retrieval_metrics(query, key, y)["recall_at_1"]

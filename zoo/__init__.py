@@ -37,7 +37,8 @@ def get(name, weights="pretrained", sha256=None, **overrides):
         weights: "pretrained" for the shipped, sha256-checked weights; None for a random
             initialisation; a local `.weights.h5` path; or a URL (then `sha256` is required
             and the file is cached under `$ZOO_HOME`).
-        sha256: expected hash of a local file or URL.
+        sha256: expected hash of the weights file: of a local file or URL, or, with
+            "pretrained", of the shipped file (a `WeightsError` when it differs).
         **overrides: builder arguments to change, e.g. `dropout=0.5`. With pretrained
             weights, an override that changes the shape of a weight is an error.
 
@@ -50,17 +51,18 @@ def get(name, weights="pretrained", sha256=None, **overrides):
         probabilities = model.predict(features)   # raw features: scaling is inside
     """
     entry = get_entry(name)
-    unknown = sorted(set(overrides) - set(entry.defaults))
-    if unknown:
-        raise ValueError(
-            f"{name!r} has no argument {', '.join(unknown)}. "
-            f"Its arguments: {', '.join(entry.defaults)}. Received: {overrides}"
-        )
+    entry.check_overrides(overrides)
     if weights is None:
         return entry.build(**overrides)
     base_config = {}
     if isinstance(weights, str) and weights == "pretrained":
-        base_config = dict(_weights.shipped_row(name).get("config", {}))
+        row = _weights.shipped_row(name)
+        if sha256 is not None and str(sha256).lower() != str(row.get("sha256")).lower():
+            raise WeightsError(
+                f"The shipped weights of {name!r} have sha256 {row.get('sha256')}, not the "
+                f"one asked for. Received: sha256={sha256!r}"
+            )
+        base_config = dict(row.get("config", {}))
     model = entry.build(**{**base_config, **overrides})
     if weights == "pretrained" and overrides:
         _check_shapes_unchanged(entry, base_config, overrides, model)

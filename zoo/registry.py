@@ -16,9 +16,11 @@ import dataclasses
 import difflib
 import fnmatch
 import inspect
+import numbers
 from typing import Callable
 
 TASKS = ("classification", "regression", "multitask", "retrieval")
+HEAD_KINDS = ("classification", "regression")
 
 _ENTRIES = {}
 
@@ -40,6 +42,8 @@ class ZooEntry:
         description: first paragraph of the builder's docstring.
         defaults: the builder's keyword arguments and their default values.
         recipe: default training settings (epochs, batch_size, learning_rate, ...).
+        heads: multitask entries: {output name: "classification" or "regression"}.
+        embeddings: retrieval entries: the names of the (query, key) embedding outputs.
     """
 
     name: str
@@ -50,13 +54,59 @@ class ZooEntry:
     description: str
     defaults: dict
     recipe: dict
+    heads: dict = dataclasses.field(default_factory=dict)
+    embeddings: tuple = ()
 
     def build(self, **config):
         """Builds the model with the defaults updated by `config`."""
         return self.builder(**{**self.defaults, **config})
 
+    def check_overrides(self, overrides):
+        """Raises unless every override names a builder argument and has its default's type.
 
-def register(name, *, task, dataset, topic, recipe=None):
+        The type follows the default: a bool default takes a bool, an int default an integer,
+        a float default a number, a str default a string, a tuple or list default a tuple or
+        list; a None default takes anything.
+
+        Example:
+
+            zoo.get_entry("cnn-digits").check_overrides({"dropout": "abc"})
+            # ValueError: dropout must be a number (default 0.25). Received: 'abc'
+        """
+        unknown = sorted(set(overrides) - set(self.defaults))
+        if unknown:
+            raise ValueError(
+                f"{self.name!r} has no argument {', '.join(unknown)}. "
+                f"Its arguments: {', '.join(self.defaults)}. Received: {overrides}"
+            )
+        for key, value in overrides.items():
+            expected = _expected_type(self.defaults[key], value)
+            if expected:
+                raise ValueError(
+                    f"{key} must be {expected} (default {self.defaults[key]!r}). "
+                    f"Received: {value!r}"
+                )
+
+
+def _expected_type(default, value):
+    """What `value` should be to replace `default` ("" when it fits)."""
+    if default is None:
+        return ""
+    is_bool = isinstance(value, bool) or type(value).__name__ == "bool_"
+    if isinstance(default, bool):
+        return "" if is_bool else "True or False"
+    if isinstance(default, numbers.Integral):
+        return "" if isinstance(value, numbers.Integral) and not is_bool else "an integer"
+    if isinstance(default, numbers.Real):
+        return "" if isinstance(value, numbers.Real) and not is_bool else "a number"
+    if isinstance(default, str):
+        return "" if isinstance(value, str) else "a string"
+    if isinstance(default, (tuple, list)):
+        return "" if isinstance(value, (tuple, list)) else "a tuple or list"
+    return ""
+
+
+def register(name, *, task, dataset, topic, recipe=None, heads=None, embeddings=None):
     """Registers a builder function under `name`.
 
     Args:
@@ -66,6 +116,10 @@ def register(name, *, task, dataset, topic, recipe=None):
         topic: the curriculum topic, e.g. "image recognition with a CNN".
         recipe: default training settings for pipelines and the CLI, e.g.
             `{"epochs": 30, "batch_size": 64, "learning_rate": 1e-3}`.
+        heads: required for task "multitask": {output name: "classification" or
+            "regression"}, the named heads of the model's dict output.
+        embeddings: required for task "retrieval": the (query, key) output names, e.g.
+            ("audio_embedding", "text_embedding").
 
     Example:
 
@@ -75,6 +129,18 @@ def register(name, *, task, dataset, topic, recipe=None):
     """
     if task not in TASKS:
         raise ValueError(f"`task` must be one of {TASKS}. Received: task={task!r}")
+    heads = dict(heads or {})
+    if (task == "multitask") != bool(heads) or any(k not in HEAD_KINDS for k in heads.values()):
+        raise ValueError(
+            f"`heads` ({{output name: one of {HEAD_KINDS}}}) is required for task "
+            f"'multitask' and only there. Received: task={task!r}, heads={heads!r}"
+        )
+    embeddings = tuple(embeddings or ())
+    if (task == "retrieval") != bool(embeddings) or (embeddings and len(embeddings) != 2):
+        raise ValueError(
+            "`embeddings` (the query and key output names) is required for task "
+            f"'retrieval' and only there. Received: task={task!r}, embeddings={embeddings!r}"
+        )
 
     def decorator(builder):
         if name in _ENTRIES:
@@ -98,6 +164,8 @@ def register(name, *, task, dataset, topic, recipe=None):
             description=description.split("\n\n")[0].replace("\n", " "),
             defaults=defaults,
             recipe=dict(recipe or {}),
+            heads=heads,
+            embeddings=embeddings,
         )
         return builder
 

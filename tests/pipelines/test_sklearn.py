@@ -40,9 +40,12 @@ def test_model_params_route_to_the_builder(small_tabular):
     assert clf.model__dropout == 0.1 and clf.epochs == 1
 
 
-def test_unknown_constructor_argument_is_a_type_error():
-    with pytest.raises(TypeError, match="model__"):
-        ZooClassifier("mlp-breast-cancer", dropout=0.3)
+def test_unknown_constructor_argument_is_a_type_error_at_fit(small_tabular):
+    # scikit-learn's rule: __init__ and set_params store, fit validates (and clone keeps it).
+    clf = ZooClassifier("mlp-breast-cancer", dropout=0.3)
+    for estimator in (clf, clone(clf)):
+        with pytest.raises(TypeError, match="unexpected argument 'dropout'.*model__"):
+            estimator.fit(*small_tabular)
 
 
 def test_clone_keeps_params_and_drops_fitted_state(small_tabular):

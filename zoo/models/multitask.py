@@ -22,6 +22,7 @@ from zoo.registry import register
     dataset="fashion_mnist_multitask",
     topic="multitask learning: a shared CNN trunk with fine and coarse heads",
     recipe={"epochs": 16, "batch_size": 128, "learning_rate": 2e-3, "lr_schedule": "cosine"},
+    heads={"fine": "classification", "coarse": "classification"},
 )
 def multitask_fashion(
     fine_classes=10,

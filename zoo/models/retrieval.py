@@ -25,6 +25,7 @@ from zoo.registry import register
         "lr_schedule": "cosine",
         "temperature": 0.1,
     },
+    embeddings=("audio_embedding", "text_embedding"),
 )
 def speech_text_retrieval(
     vocabulary_size=47,
