@@ -23,16 +23,31 @@ from pipelines import checks, data
 MODEL_PREFIX = "model__"
 
 
-class _ShuffleEpoch(keras.callbacks.Callback):
-    """Sets the epoch variable of a `data.make_dataset` pipeline when each epoch begins."""
+class _ReplayShuffles(keras.callbacks.Callback):
+    """Replays the shuffles of the epochs a resumed fit skips.
 
-    def __init__(self, variable, offset=0):
+    A callback that restores a run (see `pipelines.training.RunRecorder`) sets
+    `model._initial_epoch` in `on_train_begin`; this one, called after it, then makes as many
+    iterators of the training pipeline as Keras makes in that many epochs. Each iterator
+    draws new shuffle seeds (no data is read), so epoch k gets the order it has in an
+    uninterrupted run. Keras 3.15's epoch iterator makes one iterator at the start of every
+    epoch and, on TensorFlow with a dataset of known length, one more at its end, which
+    draws seeds but is never read (on JAX and PyTorch that one is a lazy generator). The
+    resume test (tests/test_crash_safety.py) checks the result on all three backends.
+    """
+
+    def __init__(self, dataset):
         super().__init__()
-        self.variable = variable
-        self.offset = offset
+        self.dataset = dataset
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.variable.assign(self.offset + epoch)
+    def on_train_begin(self, logs=None):
+        skipped = getattr(self.model, "_initial_epoch", None) or 0
+        if not skipped:
+            return
+        known_length = int(self.dataset.cardinality()) > 0
+        per_epoch = 2 if keras.backend.backend() == "tensorflow" and known_length else 1
+        for _ in range(skipped * per_epoch):
+            iter(self.dataset)
 
 
 class ZooEstimator(BaseEstimator):
@@ -163,7 +178,7 @@ class ZooEstimator(BaseEstimator):
         learning_rate = self.learning_rate
         if learning_rate is not None or not isinstance(self.optimizer, keras.optimizers.Optimizer):
             checks.check_positive_number("learning_rate", self._setting("learning_rate"))
-        checks.make_optimizer(self.optimizer, 1e-3)  # validates the name or the instance
+        checks.check_optimizer(self.optimizer)
         if self._setting("lr_schedule") not in (None, "constant", "cosine"):
             raise ValueError(
                 'lr_schedule must be None, "constant" or "cosine". '
@@ -351,15 +366,10 @@ class ZooEstimator(BaseEstimator):
     def _train(self, model, train, validation, continuing):
         """Runs `model.fit` on the tf.data pipelines and records `history_`; returns self.
 
-        A shuffled pipeline of `data.make_dataset` gets its epoch number set at the start of
-        every epoch (counting the epochs of earlier `fit` calls when continuing), so the
-        order of epoch k is the same whether or not the run was interrupted and resumed.
+        The callbacks are the user's, as given, followed by `_ReplayShuffles`, so that a run
+        resumed at epoch k sees the shuffled orders of an uninterrupted run.
         """
-        callbacks = list(self.callbacks or [])
-        epoch_variable = getattr(train, "shuffle_epoch", None)
-        if epoch_variable is not None:
-            done = len(next(iter(getattr(self, "history_", {}).values()), [])) if continuing else 0
-            callbacks.insert(0, _ShuffleEpoch(epoch_variable, offset=done))
+        callbacks = [*(self.callbacks or []), _ReplayShuffles(train)]
         history = model.fit(
             train,
             validation_data=validation,

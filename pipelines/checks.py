@@ -61,6 +61,23 @@ def check_task(estimator_name, model, task, expected):
         )
 
 
+def check_optimizer(optimizer):
+    """Raises unless `optimizer` is a known optimizer name or a Keras optimizer instance.
+
+    Nothing is built: a Keras optimizer made only to be checked would take the name "adam"
+    and the real one "adam_1", which changes the bytes of the weights files it is saved in.
+    """
+    import keras
+
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        return
+    if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
+        raise ValueError(
+            f"optimizer must be the name of a Keras optimizer ({', '.join(OPTIMIZERS)}) or a "
+            f"keras.optimizers.Optimizer instance. Received: optimizer={optimizer!r}"
+        )
+
+
 def make_optimizer(optimizer, learning_rate):
     """A fresh Keras optimizer from a name or an `keras.optimizers.Optimizer` instance.
 
@@ -75,11 +92,7 @@ def make_optimizer(optimizer, learning_rate):
         if learning_rate is not None:
             config["learning_rate"] = learning_rate
         return type(optimizer).from_config(config)
-    if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
-        raise ValueError(
-            f"optimizer must be the name of a Keras optimizer ({', '.join(OPTIMIZERS)}) or a "
-            f"keras.optimizers.Optimizer instance. Received: optimizer={optimizer!r}"
-        )
+    check_optimizer(optimizer)
     return keras.optimizers.get(
         {"class_name": optimizer.lower(), "config": {"learning_rate": learning_rate}}
     )

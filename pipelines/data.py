@@ -128,39 +128,24 @@ def make_dataset(x, y=None, sample_weight=None, batch_size=32, shuffle=False, se
         y: targets (array, or dict for several outputs), or None to predict.
         sample_weight: per-sample weights, or None.
         batch_size: samples per batch.
-        shuffle: a new order of the whole training set every epoch (seeded by `seed`).
-        seed: shuffle seed, for reproducible runs (None: a random one).
+        shuffle: reshuffle the whole training set every epoch (seeded by `seed`).
+        seed: shuffle seed, for reproducible runs.
 
-    A shuffled dataset carries `shuffle_epoch`, an int64 `tf.Variable`: the order of its
-    samples is a function of (seed, shuffle_epoch) only (`tf.random.experimental.index_shuffle`),
-    not of how many times it was iterated, so a resumed run sees the orders of an uninterrupted
-    one. `ZooEstimator._train` sets it at the start of every epoch.
+    The order of epoch k depends on the seeds and on how many iterators of the dataset were
+    made before (tf.data draws new shuffle seeds for each one). A resumed run replays the
+    epochs it skips by making as many iterators (`ZooEstimator._train` does it), so it sees
+    the orders of an uninterrupted run, and the orders are those the shipped weights were
+    trained with.
     """
     if len(x) == 1:
         # A one-input functional model takes a plain tensor, not a dict.
         (x,) = x.values()
     parts = (x,) if y is None else (x, y) if sample_weight is None else (x, y, sample_weight)
-    if not shuffle:
-        dataset = tf.data.Dataset.from_tensor_slices(parts)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    count = len(next(iter(x.values())) if isinstance(x, dict) else x)
-    if seed is None:
-        seed = np.random.randint(0, 2**31 - 1)
-    tensors = tf.nest.map_structure(tf.convert_to_tensor, parts)
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="shuffle_epoch")
-    seed = tf.constant(int(seed), tf.int64)
-
-    def permute(index):
-        key = tf.stack([seed, epoch.read_value()])
-        return tf.random.experimental.index_shuffle(index, key, max_index=count - 1)
-
-    def gather(indices):
-        return tf.nest.map_structure(lambda tensor: tf.gather(tensor, indices), tensors)
-
-    dataset = tf.data.Dataset.range(count).map(permute).batch(batch_size).map(gather)
-    dataset = dataset.prefetch(tf.data.AUTOTUNE)
-    dataset.shuffle_epoch = epoch
-    return dataset
+    dataset = tf.data.Dataset.from_tensor_slices(parts)
+    if shuffle:
+        count = len(next(iter(x.values())) if isinstance(x, dict) else x)
+        dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def prepare_user_dataset(dataset, model, batch_size):

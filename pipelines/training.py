@@ -326,12 +326,7 @@ def train_run(
     """
     entry = zoo.get_entry(name)
     overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(entry.defaults))
-    if unknown:
-        raise ValueError(
-            f"{name!r} has no argument {', '.join(unknown)}. "
-            f"Its arguments: {', '.join(entry.defaults)}."
-        )
+    entry.check_overrides(overrides)
     _check_count(epochs, "epochs")
     _check_count(batch_size, "batch_size")
     if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool)):

@@ -214,7 +214,7 @@ def test_concurrent_publishes_lose_no_row(tmp_path):
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
 def test_resume_after_sigkill_ends_with_the_uninterrupted_weights(tmp_path, backend):
-    """Every backend: seed-generator states, optimizer state, the (seed, epoch) shuffle order
+    """Every backend: seed-generator states, optimizer state, the replayed shuffle orders
     and (PyTorch) the global generator of unseeded Dropout are all restored."""
     weights_dir = tmp_path / "weights"
     train = ["train", ENTRY, "--epochs", 8, "--quiet", "--seed", 3, "--backend", backend]

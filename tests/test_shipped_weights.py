@@ -1,5 +1,7 @@
 """The shipped weights meet their bars on the real test splits, and match their manifest."""
 
+import pathlib
+
 import pytest
 
 import zoo
@@ -28,3 +30,32 @@ def test_shipped_weights_meet_the_bar_on_the_test_split(name, load_dataset):
 
 def test_fashion_model_under_one_million_parameters():
     assert zoo.info("cnn-fashion-mnist")["parameters"] < 1_000_000
+
+
+@pytest.mark.parametrize("name", ["mlp-breast-cancer"])
+def test_the_recorded_command_reproduces_the_shipped_file_byte_for_byte(name, tmp_path):
+    """The manifest's `python cli.py train ...` gives the shipped weights file, exactly."""
+    import json
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    from zoo import weights
+
+    row = weights.read_manifest()[name]
+    command = shlex.split(row["command"])
+    assert command[:3] == ["python", "cli.py", "train"], row["command"]
+    root = pathlib.Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, *command[1:], "--out", str(tmp_path)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = tmp_path.iterdir()
+    assert weights.sha256_of(run_dir / "best.weights.h5") == row["sha256"]
+    assert json.loads((run_dir / "metrics.json").read_text())["best"] == row["metrics"]

@@ -71,12 +71,18 @@ class ZooEntry:
         Example:
 
             zoo.get_entry("cnn-digits").check_overrides({"dropout": "abc"})
-            # ValueError: dropout must be a number (default 0.25). Received: 'abc'
+            # ValueError: dropout must be a number (default 0.3). Received: 'abc'
         """
         unknown = sorted(set(overrides) - set(self.defaults))
         if unknown:
+            close = [
+                match
+                for key in unknown
+                for match in difflib.get_close_matches(key, self.defaults, n=1, cutoff=0.6)
+            ]
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
             raise ValueError(
-                f"{self.name!r} has no argument {', '.join(unknown)}. "
+                f"{self.name!r} has no argument {', '.join(unknown)}.{hint} "
                 f"Its arguments: {', '.join(self.defaults)}. Received: {overrides}"
             )
         for key, value in overrides.items():
