@@ -271,12 +271,13 @@ def read_inputs(path, shape):
         if suffix == ".csv" and len(shape) == 1 and shape[0] is not None:
             columns = f" ({shape[0]} columns per row)"
         raise ValueError(
-            f"{path}: expected samples of shape {expected}{columns}. "
-            f"Received: shape {array.shape}"
+            f"{path}: expected samples of shape {expected}{columns}. Received: shape {array.shape}"
         )
     if len(array) == 0 or array.size == 0:
-        raise ValueError(f"{path}: holds no samples; expected {expected} with n >= 1. "
-                         f"Received: shape {array.shape}")
+        raise ValueError(
+            f"{path}: holds no samples; expected {expected} with n >= 1. "
+            f"Received: shape {array.shape}"
+        )
     return array
 
 
@@ -372,8 +373,13 @@ def command_export(args):
     if not isinstance(labels, list):
         labels = None  # a multitask entry keeps a dict of class names per head
     report = export_model(
-        model, args.out, format=args.format, version=args.version, labels=labels,
-        name=args.name, text_inputs=row.get("dataset", {}).get("text_inputs"),
+        model,
+        args.out,
+        format=args.format,
+        version=args.version,
+        labels=labels,
+        name=args.name,
+        text_inputs=row.get("dataset", {}).get("text_inputs"),
     )
     print(json.dumps(report, indent=2, default=str))
 

@@ -24,12 +24,11 @@ import argparse
 import tempfile
 import time
 
-from common import fashion_mnist, header, percentile, table  # noqa: I001 (sets sys.path)
-
 import keras
 import numpy as np
 import onnxruntime
 import tensorflow as tf
+from common import fashion_mnist, header, percentile, table  # noqa: I001 (sets sys.path)
 
 import zoo
 from pipelines.export import SIGNATURE_KEY, export_model
@@ -58,8 +57,11 @@ def main():
     header("inference latency of cnn-fashion-mnist")
     shipped = NAME in zoo.weights.read_manifest()
     model = zoo.get(NAME, weights="pretrained" if shipped else None)
-    print(f"weights: {'shipped (manifest)' if shipped else 'random init (none shipped)'}; "
-          f"{args.warmup} warm-up calls, {args.repeats} timed calls per cell\n", flush=True)
+    print(
+        f"weights: {'shipped (manifest)' if shipped else 'random init (none shipped)'}; "
+        f"{args.warmup} warm-up calls, {args.repeats} timed calls per cell\n",
+        flush=True,
+    )
     images = np.ascontiguousarray(fashion_mnist().X_test[: max(args.batches)], "float32")
 
     with tempfile.TemporaryDirectory() as directory:
@@ -73,9 +75,9 @@ def main():
 
         runners = {
             "onnxruntime": lambda x: session.run(["probabilities"], {input_name: x})[0],
-            "SavedModel serving_default": lambda x: serving(
-                **{input_name: tf.constant(x)}
-            )["probabilities"].numpy(),
+            "SavedModel serving_default": lambda x: serving(**{input_name: tf.constant(x)})[
+                "probabilities"
+            ].numpy(),
             "model.predict": lambda x: model.predict(x, batch_size=len(x), verbose=0),
             "model.predict (batch_size 32)": lambda x: model.predict(x, verbose=0),
             "model(x, training=False)": lambda x: keras.ops.convert_to_numpy(

@@ -13,17 +13,17 @@ tracing and all epochs) is printed too.
 
 Run (from the repository root; heavy, so under the shared lock):
 
-    flock /tmp/zoo-heavy.lock env PYTHONPATH=. python bench/fit_throughput.py --samples 20000 --epochs 4
+    flock /tmp/zoo-heavy.lock env PYTHONPATH=. \
+        python bench/fit_throughput.py --samples 20000 --epochs 4
 """
 
 import argparse
 import time
 
-from common import EpochTimer, fashion_mnist, header, table  # noqa: I001 (sets sys.path)
-
 import keras
 import numpy as np
 import tensorflow as tf
+from common import EpochTimer, fashion_mnist, header, table  # noqa: I001 (sets sys.path)
 
 import zoo
 from pipelines import ZooClassifier
@@ -34,7 +34,10 @@ NAME = "cnn-fashion-mnist"
 def run_pipeline(x, y, args):
     timer = EpochTimer()
     clf = ZooClassifier(
-        NAME, epochs=args.epochs, batch_size=args.batch_size, random_state=args.seed,
+        NAME,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        random_state=args.seed,
         callbacks=[timer],
     )
     start = time.perf_counter()
@@ -70,12 +73,17 @@ def run_ideal(x, y, args):
 def main():
     recipe = zoo.get_entry(NAME).recipe
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=int, default=20000,
-                        help="first N training images (default 20000; 60000 = all)")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=20000,
+        help="first N training images (default 20000; 60000 = all)",
+    )
     parser.add_argument("--epochs", type=int, default=4, help="epochs per fit (>= 2)")
     parser.add_argument("--batch-size", type=int, default=recipe["batch_size"])
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="times to run the pair, alternating which goes first")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="times to run the pair, alternating which goes first"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.epochs < 2:
@@ -85,9 +93,12 @@ def main():
     data = fashion_mnist()
     x = np.ascontiguousarray(data.X_train[: args.samples], "float32")
     y = np.asarray(data.y_train[: args.samples], "int64")
-    print(f"data: Fashion-MNIST train[:{len(y)}], batch {args.batch_size}, "
-          f"{args.epochs} epochs (epoch 1 = warm-up), Adam lr {recipe['learning_rate']} "
-          f"cosine, seed {args.seed}\n", flush=True)
+    print(
+        f"data: Fashion-MNIST train[:{len(y)}], batch {args.batch_size}, "
+        f"{args.epochs} epochs (epoch 1 = warm-up), Adam lr {recipe['learning_rate']} "
+        f"cosine, seed {args.seed}\n",
+        flush=True,
+    )
 
     results = {"pipeline": [], "ideal": []}
     walls = {"pipeline": [], "ideal": []}
@@ -96,21 +107,31 @@ def main():
         for which in order:
             runner = run_pipeline if which == "pipeline" else run_ideal
             times, wall = runner(x, y, args)
-            print(f"round {round_index + 1} {which:8s} epoch seconds: "
-                  + ", ".join(f"{t:.2f}" for t in times) + f"; fit() {wall:.1f} s", flush=True)
+            print(
+                f"round {round_index + 1} {which:8s} epoch seconds: "
+                + ", ".join(f"{t:.2f}" for t in times)
+                + f"; fit() {wall:.1f} s",
+                flush=True,
+            )
             results[which].extend(len(y) / t for t in times[1:])
             walls[which].append(wall)
     print()
     medians = {k: float(np.median(v)) for k, v in results.items()}
     rows = [
-        [which, f"{medians[which]:,.0f}", f"{min(results[which]):,.0f} .. "
-         f"{max(results[which]):,.0f}", f"{np.median(walls[which]):.1f}"]
+        [
+            which,
+            f"{medians[which]:,.0f}",
+            f"{min(results[which]):,.0f} .. {max(results[which]):,.0f}",
+            f"{np.median(walls[which]):.1f}",
+        ]
         for which in ("pipeline", "ideal")
     ]
     table(["fit", "samples/s (median, epochs 2..N)", "min .. max", "fit() wall s"], rows)
     ratio = medians["pipeline"] / medians["ideal"]
-    print(f"ratio pipeline / ideal = {ratio:.3f} (target >= 0.95: "
-          f"{'met' if ratio >= 0.95 else 'NOT met'})")
+    print(
+        f"ratio pipeline / ideal = {ratio:.3f} (target >= 0.95: "
+        f"{'met' if ratio >= 0.95 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

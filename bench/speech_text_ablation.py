@@ -1,9 +1,12 @@
 """Ablation of the training data of speech-text-retrieval (final weights after the recipe).
 
-Run: flock /tmp/zoo-heavy.lock env PYTHONPATH=. python bench/speech_text_ablation.py (about 2.5 min).
+Run (about 2.5 min):
+
+    flock /tmp/zoo-heavy.lock env PYTHONPATH=. python bench/speech_text_ablation.py
 """
 
 import time
+
 from datasets import speech_text
 from pipelines.retrieval import ZooRetriever, retrieval_metrics
 
@@ -19,4 +22,11 @@ for name, X in subsets.items():
     est = ZooRetriever("speech-text-retrieval", random_state=0, validation_split=0.1).fit(X)
     emb = est.transform(full.X_test)
     m = retrieval_metrics(emb["audio_embedding"], emb["text_embedding"])
-    print(name, len(X["text"]), "rows", {k: round(v, 3) for k, v in m.items()}, f"{time.time() - t:.0f}s", flush=True)
+    print(
+        name,
+        len(X["text"]),
+        "rows",
+        {k: round(v, 3) for k, v in m.items()},
+        f"{time.time() - t:.0f}s",
+        flush=True,
+    )

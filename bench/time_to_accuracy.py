@@ -31,10 +31,9 @@ Run (from the repository root; heavy: ~1 min per epoch on 2 CPU cores):
 import argparse
 import time
 
-from common import fashion_mnist, header, table  # noqa: I001 (sets sys.path)
-
 import keras
 import numpy as np
+from common import fashion_mnist, header, table  # noqa: I001 (sets sys.path)
 
 import zoo
 from pipelines import ZooClassifier
@@ -64,8 +63,11 @@ class TimeToAccuracy(keras.callbacks.Callback):
         probabilities = self.model.predict(self.x_test, batch_size=1000, verbose=0)
         accuracy = float(np.mean(np.argmax(probabilities, axis=-1) == self.y_test))
         self.curve.append((epoch + 1, train_seconds, accuracy))
-        print(f"{self.label}: epoch {epoch + 1} test accuracy {accuracy:.4f} at "
-              f"{train_seconds:.1f} s of training", flush=True)
+        print(
+            f"{self.label}: epoch {epoch + 1} test accuracy {accuracy:.4f} at "
+            f"{train_seconds:.1f} s of training",
+            flush=True,
+        )
         if self.reached is None and accuracy >= self.target:
             self.reached = (epoch + 1, train_seconds)
             self.model.stop_training = True
@@ -89,8 +91,14 @@ def run_naive(data, callback, args):
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    model.fit(data.X_train, data.y_train, batch_size=32, epochs=args.max_epochs,
-              callbacks=[callback], verbose=0)
+    model.fit(
+        data.X_train,
+        data.y_train,
+        batch_size=32,
+        epochs=args.max_epochs,
+        callbacks=[callback],
+        verbose=0,
+    )
 
 
 def build_for_sklearn(X, y, learning_rate):
@@ -129,8 +137,12 @@ def main():
     parser.add_argument("--max-epochs", type=int, default=20)
     parser.add_argument("--target", type=float, default=0.91)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--train-samples", type=int, default=None,
-                        help="first N training images only (a smoke test; default all)")
+    parser.add_argument(
+        "--train-samples",
+        type=int,
+        default=None,
+        help="first N training images only (a smoke test; default all)",
+    )
     args = parser.parse_args()
 
     header(f"time to {args.target} test accuracy, cnn-fashion-mnist on Fashion-MNIST")
@@ -138,8 +150,11 @@ def main():
     if args.train_samples:
         data.X_train = data.X_train[: args.train_samples]
         data.y_train = data.y_train[: args.train_samples]
-    print(f"data: {len(data.y_train)} train, {len(data.y_test)} test; seed {args.seed}; "
-          f"cap {args.max_epochs} epochs\n", flush=True)
+    print(
+        f"data: {len(data.y_train)} train, {len(data.y_test)} test; seed {args.seed}; "
+        f"cap {args.max_epochs} epochs\n",
+        flush=True,
+    )
     rows = []
     for approach in args.approaches:
         x_test = data.X_test.reshape(len(data.X_test), -1) if approach == "sklearn" else data.X_test
@@ -154,10 +169,20 @@ def main():
         else:
             outcome = f"not reached in {epochs_run} epochs (best acc {best:.4f})"
         rows.append([approach, outcome, f"{best:.4f}", epochs_run, f"{per_epoch:.1f}"])
-        print(f"{approach}: curve " + ", ".join(f"{e}:{a:.4f}" for e, _, a in callback.curve)
-              + "\n", flush=True)
-    table(["approach", f"time to {args.target} (eval excluded)", "best test acc",
-           "epochs run", "mean s/epoch"], rows)
+        print(
+            f"{approach}: curve " + ", ".join(f"{e}:{a:.4f}" for e, _, a in callback.curve) + "\n",
+            flush=True,
+        )
+    table(
+        [
+            "approach",
+            f"time to {args.target} (eval excluded)",
+            "best test acc",
+            "epochs run",
+            "mean s/epoch",
+        ],
+        rows,
+    )
 
 
 if __name__ == "__main__":

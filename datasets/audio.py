@@ -31,8 +31,9 @@ ACCENTS = (
     "en-us-nyc",
 )
 # espeak-ng's voice variants (`espeak-ng --voices=variant`), sorted case-insensitively.
-VARIANTS = tuple(sorted(
-    """adam Alex Alicia Andrea Andy Annie antonio aunty belinda benjamin boris caleb david
+VARIANTS = tuple(
+    sorted(
+        """adam Alex Alicia Andrea Andy Annie antonio aunty belinda benjamin boris caleb david
     Demonic Denis Diogo ed edward edward2 Gene Gene2 gustave announcer Henrique Hugo iven
     iven2 iven3 iven4 Jacky john kaukovalta Lee linda marcelo Marco Mario max Michael michel
     miguel Mike Mr Nguyen pablo paul pedro quincy RicishayMax RicishayMax2 RicishayMax3 rob
@@ -40,8 +41,9 @@ VARIANTS = tuple(sorted(
     steph steph2 steph3 Storm Tweaky UniRobot zac anika anikaRobot AnxiousAndy fast f2 f3
     f4 f5 whisperf grandpa klatt klatt2 klatt3 klatt4 klatt5 klatt6 m2 m3 m4 m5 m6 m7
     norbert sandro shelby travis victor whisper m8 f1 croak m1 grandma""".split(),
-    key=str.lower,
-))
+        key=str.lower,
+    )
+)
 
 
 def parse_wav_bytes(data):
@@ -118,7 +120,16 @@ def espeak(text, accent, variant, speed, pitch):
         speed: words per minute (espeak-ng `-s`).
         pitch: 0..99 (espeak-ng `-p`).
     """
-    command = ["espeak-ng", "-v", f"{accent}+{variant}", "-s", str(speed), "-p", str(pitch),
-               "--stdout", text]
+    command = [
+        "espeak-ng",
+        "-v",
+        f"{accent}+{variant}",
+        "-s",
+        str(speed),
+        "-p",
+        str(pitch),
+        "--stdout",
+        text,
+    ]
     result = subprocess.run(command, capture_output=True, check=True)
     return trim_silence(to_8k(parse_wav_bytes(result.stdout), ESPEAK_RATE))

@@ -81,7 +81,9 @@ INSTALL_ASTERISK = "sudo apt-get install asterisk-core-sounds-en-wav"
 def cache_path():
     """`$ZOO_HOME/datasets/av_mnist-v2.npz` (default `~/.cache/keras-zoo/datasets/...`)."""
     home = os.environ.get("ZOO_HOME")
-    root = pathlib.Path(home).expanduser() if home else pathlib.Path("~/.cache/keras-zoo").expanduser()
+    root = (
+        pathlib.Path(home).expanduser() if home else pathlib.Path("~/.cache/keras-zoo").expanduser()
+    )
     return root / "datasets" / f"av_mnist-v{CACHE_VERSION}.npz"
 
 
@@ -127,15 +129,20 @@ def _build(path):
     train_idx, test_idx = _split_indices(labels)
     rng = np.random.default_rng(SEED)
     jobs, split = [], []
-    for name, indices, variants in (("train", train_idx, TRAIN_VARIANTS), ("test", test_idx, TEST_VARIANTS)):
+    for name, indices, variants in (
+        ("train", train_idx, TRAIN_VARIANTS),
+        ("test", test_idx, TEST_VARIANTS),
+    ):
         for index in indices:
-            jobs.append((
-                WORDS[labels[index]],
-                ACCENTS[rng.integers(len(ACCENTS))],
-                variants[rng.integers(len(variants))],
-                int(rng.integers(*SPEED_RANGE)),
-                int(rng.integers(*PITCH_RANGE)),
-            ))
+            jobs.append(
+                (
+                    WORDS[labels[index]],
+                    ACCENTS[rng.integers(len(ACCENTS))],
+                    variants[rng.integers(len(variants))],
+                    int(rng.integers(*SPEED_RANGE)),
+                    int(rng.integers(*PITCH_RANGE)),
+                )
+            )
             split.append(name)
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         waveforms = list(pool.map(_synthesise, jobs, chunksize=16))
@@ -283,7 +290,9 @@ def load_av_mnist_asterisk(audio_snr_db=AUDIO_SNR_DB, image_components=IMAGE_COM
     recordings = asterisk_digits()
     rng = np.random.default_rng(SEED + 1)
     clips = np.stack([_place(recordings[label], rng) for label in base.y_test])
-    audio = np.clip(clips, -1, 1) if audio_snr_db is None else add_noise(clips, audio_snr_db, SEED + 2)
+    audio = (
+        np.clip(clips, -1, 1) if audio_snr_db is None else add_noise(clips, audio_snr_db, SEED + 2)
+    )
     base.name = "av_mnist_asterisk"
     base.X_test = {"image": base.X_test["image"], "audio": audio.astype("float32")}
     base.split += "; test audio: the real asterisk recording of each digit"

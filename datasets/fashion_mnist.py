@@ -53,7 +53,12 @@ def load_fashion_mnist():
     directory = pathlib.Path(os.environ.get("FASHION_MNIST_DIR", DEFAULT_DIR))
     files = {
         part: directory / f"{part}-ubyte.gz"
-        for part in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")
+        for part in (
+            "train-images-idx3",
+            "train-labels-idx1",
+            "t10k-images-idx3",
+            "t10k-labels-idx1",
+        )
     }
     missing = [str(path) for path in files.values() if not path.exists()]
     if missing:

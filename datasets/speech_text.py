@@ -22,7 +22,8 @@ accents, voice variants, speed and pitch; only TRAIN texts are ever synthesised.
 X is a dict {"audio": float32 (n, 24000) waveform in [-1, 1] at 8 kHz, "text": int32
 (n, 40) character ids (see `encode_text`, 0 = padding)}; y is the int64 id of the text of
 each row (rows with equal y say the same text); `all_texts()[y]` gives the strings.
-The synthetic clips are cached (int16) in `$ZOO_HOME/datasets/speech_text-v1.npz`, written atomically.
+The synthetic clips are cached (int16) in `$ZOO_HOME/datasets/speech_text-v1.npz`, written
+atomically.
 
 Licences: asterisk core sounds CC-BY-SA-3.0; espeak-ng GPL-3.0 (its output is synthetic
 speech, not covered by the GPL).
@@ -97,7 +98,9 @@ def cut_text(text, limit=MAX_CHARS):
 def cache_path():
     """`$ZOO_HOME/datasets/speech_text-v1.npz` (default `~/.cache/keras-zoo/datasets/...`)."""
     home = os.environ.get("ZOO_HOME")
-    root = pathlib.Path(home).expanduser() if home else pathlib.Path("~/.cache/keras-zoo").expanduser()
+    root = (
+        pathlib.Path(home).expanduser() if home else pathlib.Path("~/.cache/keras-zoo").expanduser()
+    )
     return root / "datasets" / f"speech_text-v{CACHE_VERSION}.npz"
 
 
@@ -123,7 +126,11 @@ def real_prompts():
                 continue
             path, text = line.split(":", 1)
             text = text.strip()
-            if not text or text.startswith(("[", "(")) or not (SOUNDS / f"{path.strip()}.wav").exists():
+            if (
+                not text
+                or text.startswith(("[", "("))
+                or not (SOUNDS / f"{path.strip()}.wav").exists()
+            ):
                 continue
             prompts.append((path.strip(), text))
     return sorted(prompts)
@@ -161,13 +168,15 @@ def _build_synthetic(path, train_texts):
     jobs = []
     for text in train_texts:
         for _ in range(SYNTHETIC_PER_TEXT):
-            jobs.append((
-                text,
-                ACCENTS[rng.integers(len(ACCENTS))],
-                VARIANTS[rng.integers(len(VARIANTS))],
-                int(rng.integers(*SPEED_RANGE)),
-                int(rng.integers(*PITCH_RANGE)),
-            ))
+            jobs.append(
+                (
+                    text,
+                    ACCENTS[rng.integers(len(ACCENTS))],
+                    VARIANTS[rng.integers(len(VARIANTS))],
+                    int(rng.integers(*SPEED_RANGE)),
+                    int(rng.integers(*PITCH_RANGE)),
+                )
+            )
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         waveforms = list(pool.map(_synthesise, jobs, chunksize=16))
     arrays = {
@@ -233,7 +242,9 @@ def load_speech_text(synthetic=True):
         train_audio = np.stack(train_audio)
     synth_note = (
         f" + {len(train_text) - real_count} SYNTHETIC espeak-ng clips "
-        f"({SYNTHETIC_PER_TEXT} per train text)" if synthetic else ""
+        f"({SYNTHETIC_PER_TEXT} per train text)"
+        if synthetic
+        else ""
     )
     return Dataset(
         name="speech_text",
@@ -258,7 +269,9 @@ def load_speech_text(synthetic=True):
                 f"trimmed, first {CLIP_SAMPLES} samples (3 s), RMS {TARGET_RMS}; train split "
                 "adds SYNTHETIC espeak-ng voices speaking the train transcripts only"
             ),
-            "licence": "asterisk core sounds CC-BY-SA-3.0; espeak-ng GPL-3.0 tool output (synthetic)",
+            "licence": (
+                "asterisk core sounds CC-BY-SA-3.0; espeak-ng GPL-3.0 tool output (synthetic)"
+            ),
             "install": f"{INSTALL_ASTERISK}; {INSTALL_ESPEAK}",
             "citation": "Asterisk core sounds (Digium / Allison Smith)",
             "constructed": synthetic,

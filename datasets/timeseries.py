@@ -105,7 +105,9 @@ def baselines(dataset, split="test"):
     """
     if split not in ("train", "test"):
         raise ValueError(f'split must be "train" or "test". Received: split={split!r}')
-    X, y = (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
+    X, y = (
+        (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
+    )
     y = np.asarray(y, dtype="float64")
     result = {}
     for name, forecast in baseline_forecasts(X).items():
@@ -137,6 +139,7 @@ def load_sp500_volume():
     """
     frame = load_frame()
     import arch  # installed: load_frame raised DatasetMissingError otherwise
+
     X, y = make_windows(frame.to_numpy())
     dates = frame.index[WINDOW:]
     test = np.asarray(dates >= TEST_START)

@@ -185,9 +185,7 @@ class ZooEstimator(BaseEstimator):
                 f"Received: lr_schedule={self._setting('lr_schedule')!r}"
             )
         split = self.validation_split
-        if split is not None and split != 0 and (
-            not checks._is_number(split) or not 0 < split < 1
-        ):
+        if split is not None and split != 0 and (not checks._is_number(split) or not 0 < split < 1):
             raise ValueError(
                 f"validation_split must be in (0, 1) (0 or None: no split). "
                 f"Received: validation_split={split!r}"
@@ -214,8 +212,15 @@ class ZooEstimator(BaseEstimator):
                 self.__dict__.pop("feature_names_in_", None)
             return X
         return validate_data(
-            self, X, reset=reset, accept_sparse=False, allow_nd=True, dtype=None,
-            ensure_all_finite=False, ensure_min_samples=1, ensure_min_features=1,
+            self,
+            X,
+            reset=reset,
+            accept_sparse=False,
+            allow_nd=True,
+            dtype=None,
+            ensure_all_finite=False,
+            ensure_min_samples=1,
+            ensure_min_features=1,
         )
 
     def __sklearn_tags__(self):
@@ -226,7 +231,11 @@ class ZooEstimator(BaseEstimator):
         return tags
 
     def _model_overrides(self):
-        return {k[len(MODEL_PREFIX) :]: v for k, v in self.get_params().items() if k.startswith(MODEL_PREFIX)}
+        return {
+            k[len(MODEL_PREFIX) :]: v
+            for k, v in self.get_params().items()
+            if k.startswith(MODEL_PREFIX)
+        }
 
     def _build_model(self, data_overrides):
         """Builds the zoo model with the user's `model__` arguments and data-set shapes."""
@@ -251,8 +260,10 @@ class ZooEstimator(BaseEstimator):
     def _compile(self, model, steps_per_epoch):
         template = isinstance(self.optimizer, keras.optimizers.Optimizer)
         # An optimizer instance keeps its own learning rate unless learning_rate is given.
-        learning_rate = None if template and self.learning_rate is None else (
-            checks.check_positive_number("learning_rate", self._setting("learning_rate"))
+        learning_rate = (
+            None
+            if template and self.learning_rate is None
+            else (checks.check_positive_number("learning_rate", self._setting("learning_rate")))
         )
         schedule = self._setting("lr_schedule")
         if schedule == "cosine":
@@ -306,9 +317,7 @@ class ZooEstimator(BaseEstimator):
             sample_weight, first_input, dtype=np.float32, ensure_non_negative=True
         )
         if not sample_weight.sum() > 0:
-            raise ValueError(
-                "sample_weight must have a positive sum. Received: all weights are 0."
-            )
+            raise ValueError("sample_weight must have a positive sum. Received: all weights are 0.")
         return sample_weight if weights is None else sample_weight * weights
 
     def _task_overrides(self):
@@ -412,9 +421,7 @@ class ZooEstimator(BaseEstimator):
                 adapt_normalizers(self.model_, x, targets)
             samples = len(next(iter(x.values())))  # len(targets) counts heads for a dict
             self._compile(self.model_, steps_per_epoch=-(-samples // batch_size))
-        train = data.make_dataset(
-            x, targets, weights, batch_size, shuffle=True, seed=self._seed
-        )
+        train = data.make_dataset(x, targets, weights, batch_size, shuffle=True, seed=self._seed)
         if validation is not None:
             validation = data.make_dataset(*validation, batch_size=max(batch_size, 256))
         return train, validation
@@ -423,8 +430,7 @@ class ZooEstimator(BaseEstimator):
         spec = dataset.element_spec
         if not isinstance(spec, tuple) or len(spec) != 2:
             raise ValueError(
-                "A tf.data.Dataset given to fit must yield (x, y) pairs. "
-                f"Received elements: {spec}"
+                f"A tf.data.Dataset given to fit must yield (x, y) pairs. Received elements: {spec}"
             )
         targets = read_dataset_targets(dataset, "X")
         if validation_data is not None:
@@ -513,7 +519,10 @@ class ZooEstimator(BaseEstimator):
 
 def check_finite_dataset(dataset, what):
     """Raises for an infinite tf.data.Dataset (e.g. after `.repeat()`), which fit cannot read."""
-    if isinstance(dataset, tf.data.Dataset) and dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+    if (
+        isinstance(dataset, tf.data.Dataset)
+        and dataset.cardinality() == tf.data.INFINITE_CARDINALITY
+    ):
         raise ValueError(
             f"{what} is an infinite tf.data.Dataset (e.g. made with .repeat()): fit reads "
             "it once to validate it and to find its labels. Pass a finite dataset (repeat(n), "
@@ -579,4 +588,3 @@ def model_from_bytes(payload):
         path = pathlib.Path(directory) / "model.keras"
         path.write_bytes(payload)
         return keras.saving.load_model(path, safe_mode=True)
-

@@ -22,7 +22,18 @@ import scipy.sparse as sp
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "lion", "ftrl")
+OPTIMIZERS = (
+    "adam",
+    "adamw",
+    "sgd",
+    "rmsprop",
+    "adagrad",
+    "adadelta",
+    "adamax",
+    "nadam",
+    "lion",
+    "ftrl",
+)
 
 # Which estimator trains the entries of each task, for the error that names the right one.
 ESTIMATOR_OF_TASK = {
@@ -125,7 +136,8 @@ def check_class_weight(class_weight):
         return
     if not isinstance(class_weight, dict):
         raise ValueError(
-            f'class_weight must be None, "balanced" or a dict. Received: class_weight={class_weight!r}'
+            'class_weight must be None, "balanced" or a dict. '
+            f"Received: class_weight={class_weight!r}"
         )
     for label, weight in class_weight.items():
         if not _is_number(weight) or not math.isfinite(weight) or weight < 0:
@@ -174,8 +186,7 @@ def encode_labels(y, what, fitting, classes=None):
         classes = np.unique(y)
         if len(classes) < 2:
             raise ValueError(
-                f"A classifier needs at least 2 classes; {what} has 1 class: "
-                f"{classes.tolist()}."
+                f"A classifier needs at least 2 classes; {what} has 1 class: {classes.tolist()}."
             )
     unseen = np.setdiff1d(y, classes)
     if len(unseen):

@@ -37,9 +37,7 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
         return {"num_classes": len(self.classes_)}
 
     def _encode_targets(self, y, fitting):
-        encoded, classes = checks.encode_labels(
-            y, "y", fitting, None if fitting else self.classes_
-        )
+        encoded, classes = checks.encode_labels(y, "y", fitting, None if fitting else self.classes_)
         if fitting:
             self.classes_ = classes
         return encoded
@@ -63,9 +61,7 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
         if self.class_weight is None:
             return None
         if isinstance(self.class_weight, str) and self.class_weight == "balanced":
-            per_class = compute_class_weight(
-                "balanced", classes=np.arange(len(self.classes_)), y=y
-            )
+            per_class = compute_class_weight("balanced", classes=np.arange(len(self.classes_)), y=y)
         elif isinstance(self.class_weight, dict):
             unknown = [k for k in self.class_weight if k not in set(self.classes_.tolist())]
             if unknown:

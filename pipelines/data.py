@@ -36,9 +36,8 @@ def as_array(values, what):
             array = array.astype("float32")
         except (TypeError, ValueError) as error:
             example = next((v for v in array.ravel() if isinstance(v, (str, bytes))), None)
-            message = (
-                f"{what} must hold numbers. Received dtype {array.dtype}"
-                + (f" with values such as {example!r}." if example is not None else f" ({error}).")
+            message = f"{what} must hold numbers. Received dtype {array.dtype}" + (
+                f" with values such as {example!r}." if example is not None else f" ({error})."
             )
             raise type(error)(message) from None
     array = array.astype("float32", copy=False)
@@ -76,8 +75,7 @@ def as_input_dict(X, model):
             e is not None and e != a for e, a in zip(expected, array.shape[1:])
         ):
             raise ValueError(
-                f"Input {name!r} must have shape {_shape_text(expected)}. "
-                f"Received: {array.shape}"
+                f"Input {name!r} must have shape {_shape_text(expected)}. Received: {array.shape}"
             )
     check_same_length(arrays)
     return arrays

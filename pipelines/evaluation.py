@@ -80,7 +80,9 @@ def evaluate(model, dataset, split="test"):
 
         evaluate(zoo.get("cnn-digits"), datasets.load("digits"))   # {'accuracy': ...}
     """
-    X, y = (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
+    X, y = (
+        (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
+    )
     output = predict_arrays(model, X)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)

@@ -87,9 +87,10 @@ class ZooMultiTask(MultiOutputMixin, ZooEstimator):
         The other arguments are those of `ZooEstimator` (`class_weight` does not apply).
 
     y is a dict {head: targets} (or a DataFrame with one column per head, which
-    `GridSearchCV` can split); `fit(X, y, sample_weight=...)` weights every head's loss. `predict` returns {head: labels or values}, `predict_proba`
-    {classification head: probabilities}, `score` the mean over heads of accuracy
-    (classification) and R^2 (regression), and `score_heads` each head's score.
+    `GridSearchCV` can split); `fit(X, y, sample_weight=...)` weights every head's loss.
+    `predict` returns {head: labels or values}, `predict_proba` {classification head:
+    probabilities}, `score` the mean over heads of accuracy (classification) and R^2
+    (regression), and `score_heads` each head's score.
 
     Example:
 
@@ -138,7 +139,10 @@ class ZooMultiTask(MultiOutputMixin, ZooEstimator):
     # -- task hooks ------------------------------------------------------------------------
 
     def _loss(self):
-        losses = {CLASSIFICATION: "sparse_categorical_crossentropy", REGRESSION: "mean_squared_error"}
+        losses = {
+            CLASSIFICATION: "sparse_categorical_crossentropy",
+            REGRESSION: "mean_squared_error",
+        }
         return {head: losses[kind] for head, kind in self.heads_.items()}
 
     def _metrics(self):

@@ -2,9 +2,9 @@
 
 The model of such an entry (task "retrieval") takes one named input per modality and returns
 a dict of L2-normalised embeddings; the entry declares the (query, key) output names in the
-registry (`register(..., embeddings=("audio_embedding", "text_embedding"))`). Rows of X are aligned pairs: fit needs
-no labels, it pulls each row's two embeddings together and pushes the other rows' apart
-(symmetric in-batch InfoNCE over `SimilarityLogits`, CLIP style).
+registry (`register(..., embeddings=("audio_embedding", "text_embedding"))`). Rows of X
+are aligned pairs: fit needs no labels, it pulls each row's two embeddings together and
+pushes the other rows' apart (symmetric in-batch InfoNCE over `SimilarityLogits`, CLIP style).
 """
 
 import keras

@@ -63,7 +63,7 @@ MONITOR = "val_loss"
 
 
 def estimator_for(name, **params):
-    """Returns a `ZooClassifier`, `ZooRegressor`, `ZooMultiTask` or `ZooRetriever` for `name`'s task."""
+    """The estimator of `name`'s task: ZooClassifier, ZooRegressor, ZooMultiTask or ZooRetriever."""
     task = zoo.get_entry(name).task
     estimators = {
         "classification": ZooClassifier,

@@ -9,7 +9,6 @@ largest |output - golden output| (and the sha256 the golden file was made from).
 """
 
 import json
-import os
 import pathlib
 import sys
 
@@ -43,20 +42,25 @@ for path in sorted(GOLDEN.glob("*.npz")):
     name = path.stem
     with np.load(path) as file:
         stored = {key: file[key] for key in file.files}
-    inputs = {key.split("/", 1)[1]: value.astype("float32") if value.dtype == np.float16 else value
-              for key, value in stored.items() if key.startswith("input/")}
+    inputs = {
+        key.split("/", 1)[1]: value.astype("float32") if value.dtype == np.float16 else value
+        for key, value in stored.items()
+        if key.startswith("input/")
+    }
     model = zoo.get(name)
     x = inputs[model.inputs[0].name] if len(model.inputs) == 1 else inputs
     output = model.predict(x, batch_size=len(next(iter(inputs.values()))), verbose=0)
     if not isinstance(output, dict):
         output = {model.output_names[0]: output}
-    expected = {key.split("/", 1)[1]: value for key, value in stored.items()
-                if key.startswith("output/")}
+    expected = {
+        key.split("/", 1)[1]: value for key, value in stored.items() if key.startswith("output/")
+    }
     golden[name] = {
         "sha256": str(stored["sha256"]),
         "max_abs_diff": {
             key: float(np.max(np.abs(np.asarray(output[key], "float64") - value)))
-            if key in output and np.shape(output[key]) == value.shape else None
+            if key in output and np.shape(output[key]) == value.shape
+            else None
             for key, value in expected.items()
         },
     }

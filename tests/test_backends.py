@@ -71,8 +71,10 @@ def test_golden_check_catches_a_drift():
     report = {"sha256": "x", "max_abs_diff": {"probabilities": 2 * GOLDEN_ATOL}}
     import zoo
 
-    golden = {name: {**report, "sha256": row["sha256"]}
-              for name, row in zoo.weights.read_manifest().items()}
+    golden = {
+        name: {**report, "sha256": row["sha256"]}
+        for name, row in zoo.weights.read_manifest().items()
+    }
     with pytest.raises(AssertionError, match="off by 0.0002"):
         check_golden("jax", golden)
     golden[next(iter(golden))]["sha256"] = "0" * 64

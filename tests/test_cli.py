@@ -29,14 +29,25 @@ def cli(*args, check=True):
 
 def test_list_is_a_table_with_the_shipped_metric():
     out = cli("list").stdout
-    assert out.splitlines()[0].split() == ["name", "task", "parameters", "dataset", "shipped", "metric"]
-    assert any(line.startswith("cnn-digits ") and "accuracy 0.9" in line for line in out.splitlines())
+    assert out.splitlines()[0].split() == [
+        "name",
+        "task",
+        "parameters",
+        "dataset",
+        "shipped",
+        "metric",
+    ]
+    assert any(
+        line.startswith("cnn-digits ") and "accuracy 0.9" in line for line in out.splitlines()
+    )
     assert cli("list", "mlp-*").stdout.count("mlp-") == 2
 
 
 def test_info_shows_the_card_and_the_command():
     out = cli("info", "mlp-diabetes").stdout
-    assert '"task": "regression"' in out and "reproduce with: python cli.py train mlp-diabetes" in out
+    assert (
+        '"task": "regression"' in out and "reproduce with: python cli.py train mlp-diabetes" in out
+    )
 
 
 def test_train_writes_a_run_directory(tmp_path):
@@ -60,7 +71,9 @@ def test_train_writes_a_run_directory(tmp_path):
     assert 0 <= metrics["best"]["accuracy"] <= 1
     assert "run directory" in result.stdout
     # The run's weights evaluate through the CLI too.
-    evaluated = json.loads(cli("evaluate", "cnn-digits", "--weights", run_dir / "best.weights.h5").stdout)
+    evaluated = json.loads(
+        cli("evaluate", "cnn-digits", "--weights", run_dir / "best.weights.h5").stdout
+    )
     assert evaluated["accuracy"] == pytest.approx(metrics["best"]["accuracy"])
 
 
@@ -81,11 +94,15 @@ def test_predict_reads_npy_and_csv(tmp_path):
     assert lines[0].split("\t")[1] == str(data.y_test[0])
     tabular = datasets.load("diabetes")
     np.savetxt(tmp_path / "rows.csv", tabular.X_test[:2], delimiter=",")
-    assert len(cli("predict", "mlp-diabetes", tmp_path / "rows.csv").stdout.strip().splitlines()) == 2
+    assert (
+        len(cli("predict", "mlp-diabetes", tmp_path / "rows.csv").stdout.strip().splitlines()) == 2
+    )
 
 
 def test_export_both_formats(tmp_path):
-    saved = json.loads(cli("export", "cnn-digits", "--format", "saved_model", "--out", tmp_path).stdout)
+    saved = json.loads(
+        cli("export", "cnn-digits", "--format", "saved_model", "--out", tmp_path).stdout
+    )
     assert (tmp_path / "cnn-digits" / "1" / "saved_model.pb").exists()
     assert saved["max_abs_diff"] <= 1e-5
     onnx = json.loads(cli("export", "cnn-digits", "--format", "onnx", "--out", tmp_path).stdout)

@@ -68,22 +68,31 @@ def _directory(directory):
 
 
 BAD_FILES = {
-    "empty-npy": (_save("x.npy", np.zeros((0, 30), "float32")),
-                  ["holds no samples", "(n, 30)", "Received: shape (0, 30)"]),
+    "empty-npy": (
+        _save("x.npy", np.zeros((0, 30), "float32")),
+        ["holds no samples", "(n, 30)", "Received: shape (0, 30)"],
+    ),
     "zero-byte-npy": (_write("x.npy", b""), ["cannot be read as a .npy file"]),
-    "wrong-width-npy": (_save("x.npy", np.zeros((4, 29), "float32")),
-                        ["expected samples of shape (n, 30)", "Received: shape (4, 29)"]),
+    "wrong-width-npy": (
+        _save("x.npy", np.zeros((4, 29), "float32")),
+        ["expected samples of shape (n, 30)", "Received: shape (4, 29)"],
+    ),
     "string-npy": (_save("x.npy", np.array(["a", "b"])), ["expected numbers", "dtype <U1"]),
-    "csv-wrong-columns": (_write("x.csv", b"1,2,3\n4,5,6\n"),
-                          ["expected samples of shape (n, 30) (30 columns per row)",
-                           "Received: shape (2, 3)"]),
+    "csv-wrong-columns": (
+        _write("x.csv", b"1,2,3\n4,5,6\n"),
+        ["expected samples of shape (n, 30) (30 columns per row)", "Received: shape (2, 3)"],
+    ),
     "empty-csv": (_write("x.csv", b""), ["cannot be read as a .csv file"]),
     "directory": (_directory, ["is a directory"]),
     "missing": (lambda directory: directory / "missing.npy", ["missing.npy: no such file"]),
-    "unknown-suffix": (_write("x.txt", b"1"),
-                       ["predict reads .npy, .csv or image files", "'.txt'"]),
-    "image-for-features": (_write("x.png", b""),
-                           ["this input takes samples of shape (30,)", "not (height, width)"]),
+    "unknown-suffix": (
+        _write("x.txt", b"1"),
+        ["predict reads .npy, .csv or image files", "'.txt'"],
+    ),
+    "image-for-features": (
+        _write("x.png", b""),
+        ["this input takes samples of shape (30,)", "not (height, width)"],
+    ),
 }
 
 
@@ -134,7 +143,11 @@ def test_directory_in_a_real_subprocess_has_no_traceback(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [sys.executable, str(ROOT / "cli.py"), "predict", "mlp-breast-cancer", str(tmp_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -33,7 +33,10 @@ def run_cli(capsys, *args):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--batch-size", "0"], "argument --batch-size: expected a positive integer. Received: '0'"),
+        (
+            ["--batch-size", "0"],
+            "argument --batch-size: expected a positive integer. Received: '0'",
+        ),
         (["--batch-size", "-1"], "argument --batch-size: expected a positive integer"),
         (["--epochs", "0"], "argument --epochs: expected a positive integer. Received: '0'"),
         (["--epochs", "-3"], "argument --epochs: expected a positive integer"),
@@ -91,7 +94,9 @@ def test_publish_needs_a_finished_run_directory(capsys, tmp_path):
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     code, err = run_cli(capsys, "publish", a_file)
-    assert code == 2 and "run_dir must be the directory of a finished run" in err and "a file" in err
+    assert (
+        code == 2 and "run_dir must be the directory of a finished run" in err and "a file" in err
+    )
     code, err = run_cli(capsys, "publish", tmp_path)
     assert code == 2 and "not a finished run directory" in err
 
@@ -143,6 +148,6 @@ def test_sha256_must_be_64_hex_digits(monkeypatch, tmp_path, shipped_url, sha):
     with pytest.raises(zoo.WeightsError, match="sha256 must be 64 hexadecimal digits"):
         zoo.get(ENTRY, weights=url, sha256=sha)
     assert not (tmp_path / "cache").exists() and not (tmp_path / "escape").exists()
-    local = pathlib.Path(url[len("file://"):])
+    local = pathlib.Path(url[len("file://") :])
     with pytest.raises(zoo.WeightsError, match="sha256 must be 64 hexadecimal digits"):
         zoo.get(ENTRY, weights=local, sha256=sha)

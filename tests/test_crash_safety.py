@@ -70,9 +70,9 @@ def _weights_arrays(path):
     arrays = {}
     with h5py.File(path, "r") as file:
         file.visititems(
-            lambda name, item: arrays.__setitem__(name, item[()])
-            if isinstance(item, h5py.Dataset)
-            else None
+            lambda name, item: (
+                arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None
+            )
         )
     return arrays
 
@@ -190,8 +190,15 @@ def test_concurrent_publishes_lose_no_row(tmp_path):
     rounds = 30
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", PUBLISHER, str(ROOT / "zoo" / "weights.py"),
-             str(tmp_path / f"{prefix}.bin"), prefix, str(rounds)],
+            [
+                sys.executable,
+                "-c",
+                PUBLISHER,
+                str(ROOT / "zoo" / "weights.py"),
+                str(tmp_path / f"{prefix}.bin"),
+                prefix,
+                str(rounds),
+            ],
             env=env,
         )
         for prefix in ("a", "b")

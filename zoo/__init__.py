@@ -83,8 +83,7 @@ def _check_shapes_unchanged(entry, base_config, overrides, model):
     culprits = [
         key
         for key in overrides
-        if _weight_shapes(entry.build(**{**base_config, key: overrides[key]}))
-        != pretrained_shapes
+        if _weight_shapes(entry.build(**{**base_config, key: overrides[key]})) != pretrained_shapes
     ] or list(overrides)
     described = ", ".join(
         f"{key}={overrides[key]!r} (pretrained: {base_config.get(key, entry.defaults[key])!r})"

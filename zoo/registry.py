@@ -17,7 +17,7 @@ import difflib
 import fnmatch
 import inspect
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 TASKS = ("classification", "regression", "multitask", "retrieval")
 HEAD_KINDS = ("classification", "regression")
@@ -197,7 +197,6 @@ def get_entry(name):
         close = difflib.get_close_matches(name, _ENTRIES, n=3, cutoff=0.4)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise UnknownModelError(
-            f"No zoo model is named {name!r}.{hint} "
-            f"Known names: {', '.join(sorted(_ENTRIES))}."
+            f"No zoo model is named {name!r}.{hint} Known names: {', '.join(sorted(_ENTRIES))}."
         )
     return _ENTRIES[name]

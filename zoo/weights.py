@@ -80,8 +80,7 @@ def cache_dir():
     path = pathlib.Path(home).expanduser()
     if path.exists() and not path.is_dir():
         raise WeightsError(
-            f"$ZOO_HOME must name the weights cache directory. Received: {home!r}, which is "
-            "a file."
+            f"$ZOO_HOME must name the weights cache directory. Received: {home!r}, which is a file."
         )
     return path
 

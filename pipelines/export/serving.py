@@ -77,8 +77,10 @@ def serving_function(spec, core, strings, text_inputs=None):
             else arg
             for name, arg in zip(spec.input_names, args)
         }
-        outputs = {name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
-                   for name, value in core(named).items()}
+        outputs = {
+            name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
+            for name, value in core(named).items()
+        }
         if spec.classifier:
             class_id = tf.argmax(outputs[CLASSIFIER_OUTPUT], axis=-1, output_type=tf.int64)
             outputs[CLASS_ID] = class_id

@@ -113,8 +113,12 @@ def float32_model(model):
         return model
     try:
         copy = keras.saving.deserialize_keras_object(config, safe_mode=True)
-        copy.set_weights([np.asarray(w, "float32") if np.asarray(w).dtype.kind == "f" else w
-                          for w in model.get_weights()])
+        copy.set_weights(
+            [
+                np.asarray(w, "float32") if np.asarray(w).dtype.kind == "f" else w
+                for w in model.get_weights()
+            ]
+        )
     except Exception as error:
         raise ExportError(
             f"Could not rebuild the model {model.name!r} in float32 for export (it uses the "
@@ -167,8 +171,10 @@ def sample_inputs(spec, sample):
         if tensor_spec.dtype != tf.string:
             array = array.astype(tensor_spec.dtype.as_numpy_dtype)
         expected = tuple(tensor_spec.shape[1:])
-        if array.ndim != len(expected) + 1 or array.size == 0 or any(
-            e is not None and e != a for e, a in zip(expected, array.shape[1:])
+        if (
+            array.ndim != len(expected) + 1
+            or array.size == 0
+            or any(e is not None and e != a for e, a in zip(expected, array.shape[1:]))
         ):
             raise ValueError(
                 f"sample[{tensor_spec.name!r}] must have shape (n, "

@@ -76,7 +76,7 @@ def test_degradation_levels_are_parameters():
     clean = cached["audio"][:4].astype("float32") / 32767.0
     noisy = av_mnist.add_noise(clean, snr_db=-6.0)
     noise_rms = np.sqrt(np.mean((noisy - clean) ** 2))
-    assert noise_rms == pytest.approx(av_mnist.TARGET_RMS * 10 ** 0.3, rel=0.05)
+    assert noise_rms == pytest.approx(av_mnist.TARGET_RMS * 10**0.3, rel=0.05)
 
 
 def test_asterisk_real_recordings(load_dataset):

@@ -92,17 +92,22 @@ def write(name):
     row = read_manifest()[name]
     model = zoo.get(name)
     inputs = golden_inputs(name, model)
-    outputs = flatten(model, model.predict(model_inputs(model, inputs), batch_size=SAMPLES,
-                                           verbose=0))
-    arrays = {f"input/{key}": value.astype("float16") if value.dtype == np.float32 else value
-              for key, value in inputs.items()}
+    outputs = flatten(
+        model, model.predict(model_inputs(model, inputs), batch_size=SAMPLES, verbose=0)
+    )
+    arrays = {
+        f"input/{key}": value.astype("float16") if value.dtype == np.float32 else value
+        for key, value in inputs.items()
+    }
     arrays.update({f"output/{key}": value for key, value in outputs.items()})
     arrays["sha256"] = np.array(row["sha256"])
     arrays["backend"] = np.array(keras.backend.backend())
     path = GOLDEN / f"{name}.npz"
     np.savez_compressed(path, **arrays)
-    print(f"{path.name}: inputs {sorted(inputs)}, outputs "
-          f"{ {k: v.shape for k, v in outputs.items()} }, {path.stat().st_size:,} bytes")
+    print(
+        f"{path.name}: inputs {sorted(inputs)}, outputs "
+        f"{ {k: v.shape for k, v in outputs.items()} }, {path.stat().st_size:,} bytes"
+    )
 
 
 def main(names):

@@ -23,13 +23,17 @@ def test_unknown_zoo_name_in_a_pipeline(small_tabular):
 
 def test_wrong_input_shape(digits):
     flat = digits.X_train[:50].reshape(50, 64)
-    with pytest.raises(ValueError, match=r"'image' must have shape \(n, 8, 8\). Received: \(50, 64\)"):
+    with pytest.raises(
+        ValueError, match=r"'image' must have shape \(n, 8, 8\). Received: \(50, 64\)"
+    ):
         ZooClassifier("cnn-digits", **FAST).fit(flat, digits.y_train[:50])
 
 
 def test_wrong_shape_at_predict(fitted):
     clf, X, _ = fitted
-    with pytest.raises(ValueError, match="X has 10 features, but ZooClassifier is expecting 30 features"):
+    with pytest.raises(
+        ValueError, match="X has 10 features, but ZooClassifier is expecting 30 features"
+    ):
         clf.predict(X[:, :10])
 
 
@@ -62,7 +66,9 @@ def test_empty_X():
 def test_unseen_labels_in_validation_data(small_tabular):
     X, y = small_tabular
     with pytest.raises(ValueError, match=r"never seen when fitting: \[7\]"):
-        ZooClassifier("mlp-breast-cancer", **FAST).fit(X, y, validation_data=(X[:5], [0, 1, 7, 0, 1]))
+        ZooClassifier("mlp-breast-cancer", **FAST).fit(
+            X, y, validation_data=(X[:5], [0, 1, 7, 0, 1])
+        )
 
 
 def test_unseen_labels_when_warm_starting(fitted):

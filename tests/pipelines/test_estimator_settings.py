@@ -105,7 +105,9 @@ def test_feature_names_in_and_n_features_in(tabular):
 def test_registry_check_overrides_types():
     entry = zoo.get_entry("mlp-breast-cancer")
     entry.check_overrides({"hidden_units": np.int64(8), "dropout": 0, "l2": 1e-3})
-    with pytest.raises(ValueError, match=r"dropout must be a number \(default 0.3\). Received: True"):
+    with pytest.raises(
+        ValueError, match=r"dropout must be a number \(default 0.3\). Received: True"
+    ):
         entry.check_overrides({"dropout": True})
     with pytest.raises(ValueError, match=r"depth must be an integer \(default 1\). Received: 1.5"):
         entry.check_overrides({"depth": 1.5})

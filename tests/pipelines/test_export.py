@@ -85,8 +85,14 @@ def sample():
 def exported(models, sample, tmp_path_factory):
     """{(kind, format): report}, exported once for the whole module."""
     root = tmp_path_factory.mktemp("exports")
-    formats = [f for f, ok in (("saved_model", BACKEND in ("tensorflow", "jax")),
-                               ("onnx", BACKEND == "tensorflow")) if ok]
+    formats = [
+        f
+        for f, ok in (
+            ("saved_model", BACKEND in ("tensorflow", "jax")),
+            ("onnx", BACKEND == "tensorflow"),
+        )
+        if ok
+    ]
     reports = {"root": root}
     for kind, model in models.items():
         labels = LABELS if kind == "classifier" else None
@@ -272,8 +278,12 @@ def test_onnx_of_spectrogram_and_rnn_model(tmp_path):
 
     audio = keras.Input(shape=(800,), name="audio")
     x = keras.layers.MelSpectrogram(
-        fft_length=64, sequence_stride=32, sequence_length=64, num_mel_bins=8,
-        sampling_rate=8000, name="mel",
+        fft_length=64,
+        sequence_stride=32,
+        sequence_length=64,
+        num_mel_bins=8,
+        sampling_rate=8000,
+        name="mel",
     )(audio)
     x = keras.layers.Permute((2, 1), name="time_major")(x)
     x = keras.layers.GRU(4, use_cudnn=False, name="gru")(x)
@@ -405,7 +415,11 @@ def test_jax_backend_saved_model_serves_in_tensorflow(tmp_path):
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [sys.executable, "-c", JAX_SCRIPT, str(tmp_path)],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "KERAS_BACKEND=tensorflow" in result.stdout

@@ -44,9 +44,7 @@ def small(fashion):
 @pytest.fixture(scope="module")
 def fitted(small):
     (X, y), _ = small
-    estimator = ZooMultiTask(
-        "multitask-fashion", epochs=2, batch_size=64, random_state=0, **SMALL
-    )
+    estimator = ZooMultiTask("multitask-fashion", epochs=2, batch_size=64, random_state=0, **SMALL)
     return estimator.fit(X, y)
 
 

@@ -81,7 +81,10 @@ def test_cross_val_score_on_a_regressor(breast_cancer):
 def test_inside_a_sklearn_pipeline(small_tabular):
     X, y = small_tabular
     pipe = Pipeline(
-        [("log", FunctionTransformer(np.log1p)), ("clf", ZooClassifier("mlp-breast-cancer", **FAST))]
+        [
+            ("log", FunctionTransformer(np.log1p)),
+            ("clf", ZooClassifier("mlp-breast-cancer", **FAST)),
+        ]
     )
     pipe.fit(X, y)
     assert pipe.predict(X).shape == (len(X),)

@@ -79,11 +79,19 @@ def run_with_array_api(estimator, keywords):
         "check_array_api_input(type(estimator).__name__, estimator, **keywords)\n"
         "print('checked')\n"
     )
-    env = {**os.environ, "SCIPY_ARRAY_API": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": str(root)}
+    env = {
+        **os.environ,
+        "SCIPY_ARRAY_API": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": str(root),
+    }
     result = subprocess.run(
-        [sys.executable, "-c", code], input=pickle.dumps((estimator, keywords)),
-        cwd=root, env=env, capture_output=True, timeout=300,
+        [sys.executable, "-c", code],
+        input=pickle.dumps((estimator, keywords)),
+        cwd=root,
+        env=env,
+        capture_output=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     assert result.stdout.decode().strip().endswith("checked")

@@ -4,15 +4,17 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.layers import FUSIONS
-from zoo.layers import AttentionFusion
-from zoo.layers import AttentionPooling
-from zoo.layers import ConcatFusion
-from zoo.layers import GatedFusion
-from zoo.layers import ModalityDropout
-from zoo.layers import audio_encoder
-from zoo.layers import fusion_layer
-from zoo.layers import image_cnn_encoder
+from zoo.layers import (
+    FUSIONS,
+    AttentionFusion,
+    AttentionPooling,
+    ConcatFusion,
+    GatedFusion,
+    ModalityDropout,
+    audio_encoder,
+    fusion_layer,
+    image_cnn_encoder,
+)
 
 
 def _rng():
@@ -42,9 +44,7 @@ def _modality_inputs():
 def test_attention_pooling_in_a_model_with_mask():
     inputs = keras.Input(shape=(6, 4), name="sequence")
     masked = keras.layers.Masking(mask_value=0.0)(inputs)
-    pooled, weights = AttentionPooling(units=8, return_attention_scores=True)(
-        masked
-    )
+    pooled, weights = AttentionPooling(units=8, return_attention_scores=True)(masked)
     model = keras.Model(inputs, {"pooled": pooled, "weights": weights})
 
     x = _rng().normal(size=(3, 6, 4)).astype("float32")
@@ -79,9 +79,7 @@ def test_attention_pooling_returns_scores_only_when_asked():
 def test_attention_pooling_all_masked_sample_is_zero():
     x = _rng().normal(size=(2, 4, 3)).astype("float32")
     mask = np.array([[True, True, False, False], [False] * 4])
-    pooled, weights = AttentionPooling(return_attention_scores=True)(
-        x, mask=mask
-    )
+    pooled, weights = AttentionPooling(return_attention_scores=True)(x, mask=mask)
     pooled = keras.ops.convert_to_numpy(pooled)
     weights = keras.ops.convert_to_numpy(weights)
     np.testing.assert_array_equal(weights[1], 0.0)
@@ -166,9 +164,7 @@ def test_modality_dropout_is_identity_at_inference():
     layer = ModalityDropout(0.9, seed=1)
     for outputs in (layer(x), layer(x, training=False)):
         for got, expected in zip(outputs, x):
-            np.testing.assert_array_equal(
-                keras.ops.convert_to_numpy(got), expected
-            )
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(got), expected)
 
     inputs = [keras.Input((6, 6), name="a"), keras.Input((7,), name="b")]
     model = keras.Model(inputs, ModalityDropout(0.9)(inputs))
@@ -194,9 +190,7 @@ def test_modality_dropout_never_drops_every_modality():
         flat_expected = expected.reshape(batch_size, -1)
         dropped = np.all(flat_got == 0.0, axis=1)
         # Each modality of a sample is either dropped whole or untouched.
-        np.testing.assert_array_equal(
-            flat_got[~dropped], flat_expected[~dropped]
-        )
+        np.testing.assert_array_equal(flat_got[~dropped], flat_expected[~dropped])
         kept.append(~dropped)
     kept = np.stack(kept, axis=1)
     assert np.all(kept.any(axis=1)), "a sample lost all its modalities"
@@ -216,9 +210,7 @@ def test_image_cnn_encoder_shapes():
     gray = keras.Input(shape=(16, 16), name="gray_image")
     color = keras.Input(shape=(16, 16, 3), name="color_image")
     gray_features = image_cnn_encoder(gray, filters=(4, 8), units=6)
-    color_features = image_cnn_encoder(
-        color, filters=(4,), units=5, l2=0, name="color_encoder"
-    )
+    color_features = image_cnn_encoder(color, filters=(4,), units=5, l2=0, name="color_encoder")
     model = keras.Model([gray, color], [gray_features, color_features])
     rng = _rng()
     outputs = model.predict(
@@ -284,16 +276,11 @@ def _full_model():
     masked = keras.layers.Masking(mask_value=0.0)(sequence)
     pooled = AttentionPooling(name="pool")(masked)
     modalities = [image_features, audio_features, pooled]
-    outputs = {
-        fusion: fusion_layer(fusion, 8, name=fusion)(modalities)
-        for fusion in FUSIONS
-    }
+    outputs = {fusion: fusion_layer(fusion, 8, name=fusion)(modalities) for fusion in FUSIONS}
     _, outputs["fusion_weights"] = fusion_layer(
         "attention", 8, num_heads=2, return_attention_scores=True, name="scored"
     )(modalities)
-    return keras.Model(
-        {"image": image, "audio": audio, "sequence": sequence}, outputs
-    )
+    return keras.Model({"image": image, "audio": audio, "sequence": sequence}, outputs)
 
 
 def test_save_and_load_keras_file(tmp_path):
@@ -316,6 +303,4 @@ def test_save_and_load_keras_file(tmp_path):
     assert sorted(got) == sorted(expected)
     for key in expected:
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
-    np.testing.assert_allclose(
-        got["fusion_weights"].sum(axis=-1), 1.0, atol=1e-6
-    )
+    np.testing.assert_allclose(got["fusion_weights"].sum(axis=-1), 1.0, atol=1e-6)

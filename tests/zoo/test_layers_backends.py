@@ -93,9 +93,7 @@ def _start(backend, tmp_path):
     script.write_text(SCRIPT)
     env = dict(os.environ)
     env["KERAS_BACKEND"] = backend
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p]
-    )
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     env["CUDA_VISIBLE_DEVICES"] = ""  # compare CPU numbers only
     return subprocess.Popen(

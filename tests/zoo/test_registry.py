@@ -59,7 +59,9 @@ def test_model_card(name):
     assert card["task"] in ("classification", "regression")
     assert card["inputs"][0]["name"] in ("image", "features")
     assert card["parameters"] == zoo.get(name, weights=None).count_params()
-    assert card["weights"]["sha256"] and card["weights"]["command"].startswith("python cli.py train")
+    assert card["weights"]["sha256"] and card["weights"]["command"].startswith(
+        "python cli.py train"
+    )
     assert card["provenance"]["licence"]
     assert set(card["exports_verified"]) == {"saved_model", "onnx"}
     assert "dropout" in card["defaults"]

@@ -48,7 +48,9 @@ def test_tampered_shipped_file_is_refused(monkeypatch, tmp_path, shipped_digits)
         file.seek(4000)
         file.write(b"\x00garbage\x00")
     monkeypatch.setattr(weights, "SHIPPED_DIR", tmp_path)
-    monkeypatch.setattr(weights, "read_manifest", lambda: {"cnn-digits": {**row, "file": path.name}})
+    monkeypatch.setattr(
+        weights, "read_manifest", lambda: {"cnn-digits": {**row, "file": path.name}}
+    )
     with pytest.raises(zoo.WeightsError, match="corrupted or truncated"):
         zoo.get("cnn-digits")
 

@@ -1,14 +1,15 @@
 """Reusable multimodal layers: keras.layers and keras.ops only."""
 
 from zoo.layers.attention import AttentionPooling
-from zoo.layers.encoders import audio_encoder
-from zoo.layers.encoders import image_cnn_encoder
-from zoo.layers.fusion import FUSIONS
-from zoo.layers.fusion import AttentionFusion
-from zoo.layers.fusion import ConcatFusion
-from zoo.layers.fusion import GatedFusion
-from zoo.layers.fusion import ModalityDropout
-from zoo.layers.fusion import fusion_layer
+from zoo.layers.encoders import audio_encoder, image_cnn_encoder
+from zoo.layers.fusion import (
+    FUSIONS,
+    AttentionFusion,
+    ConcatFusion,
+    GatedFusion,
+    ModalityDropout,
+    fusion_layer,
+)
 
 __all__ = [
     "FUSIONS",

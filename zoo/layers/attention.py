@@ -1,8 +1,7 @@
 """Attention pooling: a learned, mask-aware weighted average over time."""
 
 import keras
-from keras import layers
-from keras import ops
+from keras import layers, ops
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -49,10 +48,7 @@ class AttentionPooling(layers.Layer):
     def __init__(self, units=None, return_attention_scores=False, **kwargs):
         super().__init__(**kwargs)
         if units is not None and units <= 0:
-            raise ValueError(
-                "`units` must be a positive integer or None. "
-                f"Received: units={units}"
-            )
+            raise ValueError(f"`units` must be a positive integer or None. Received: units={units}")
         self.units = units
         self.return_attention_scores = return_attention_scores
         self.supports_masking = True
@@ -71,9 +67,7 @@ class AttentionPooling(layers.Layer):
             name="hidden",
         )
         self.hidden.build(input_shape)
-        self.score = layers.Dense(
-            1, use_bias=False, dtype=self.dtype_policy, name="score"
-        )
+        self.score = layers.Dense(1, use_bias=False, dtype=self.dtype_policy, name="score")
         self.score.build(tuple(input_shape[:-1]) + (hidden_dim,))
 
     def call(self, inputs, mask=None, return_attention_scores=None):

@@ -155,9 +155,7 @@ def audio_encoder(
             f"(batch, samples). Received: inputs.shape={inputs.shape}"
         )
     frame_length = round(sampling_rate * frame_seconds)
-    waveform = keras.Input(
-        shape=tuple(inputs.shape[1:]), dtype=inputs.dtype, name=f"{name}_input"
-    )
+    waveform = keras.Input(shape=tuple(inputs.shape[1:]), dtype=inputs.dtype, name=f"{name}_input")
     x = layers.MelSpectrogram(
         fft_length=2 ** math.ceil(math.log2(frame_length)),
         sequence_length=frame_length,
@@ -182,9 +180,7 @@ def audio_encoder(
         x = layers.ReLU(name=f"block{i}_relu")(x)
         x = layers.MaxPooling1D(2, name=f"block{i}_pool")(x)
     x = layers.Bidirectional(
-        layers.GRU(
-            max(units // 2, 1), return_sequences=True, use_cudnn=use_cudnn
-        ),
+        layers.GRU(max(units // 2, 1), return_sequences=True, use_cudnn=use_cudnn),
         name="gru",
     )(x)
     x = AttentionPooling(name="attention_pooling")(x)

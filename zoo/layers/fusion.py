@@ -13,8 +13,7 @@ caller uses at predict time to say "this modality is missing": pass zeros.
 """
 
 import keras
-from keras import layers
-from keras import ops
+from keras import layers, ops
 
 from zoo.layers.attention import AttentionPooling
 
@@ -161,9 +160,7 @@ class AttentionFusion(layers.Layer):
         _check_vectors(self, input_shape)
         self.projections = []
         for i, shape in enumerate(input_shape):
-            projection = layers.Dense(
-                self.units, dtype=self.dtype_policy, name=f"projection_{i}"
-            )
+            projection = layers.Dense(self.units, dtype=self.dtype_policy, name=f"projection_{i}")
             projection.build(shape)
             self.projections.append(projection)
         token_shape = (None, len(input_shape), self.units)
@@ -175,9 +172,7 @@ class AttentionFusion(layers.Layer):
             name="attention",
         )
         self.attention.build(token_shape, token_shape)
-        self.norm = layers.LayerNormalization(
-            dtype=self.dtype_policy, name="norm"
-        )
+        self.norm = layers.LayerNormalization(dtype=self.dtype_policy, name="norm")
         self.norm.build(token_shape)
         self.pooling = AttentionPooling(dtype=self.dtype_policy, name="pooling")
         self.pooling.build(token_shape)
@@ -198,9 +193,7 @@ class AttentionFusion(layers.Layer):
             training=training,
         )
         tokens = self.norm(tokens + attended)
-        fused, weights = self.pooling(
-            tokens, mask=present, return_attention_scores=True
-        )
+        fused, weights = self.pooling(tokens, mask=present, return_attention_scores=True)
         if return_attention_scores:
             return fused, weights
         return fused
@@ -313,8 +306,7 @@ def fusion_layer(fusion, units, **kwargs):
     }
     if fusion not in classes:
         raise ValueError(
-            f"`fusion` must be one of {', '.join(map(repr, FUSIONS))}. "
-            f"Received: fusion={fusion!r}"
+            f"`fusion` must be one of {', '.join(map(repr, FUSIONS))}. Received: fusion={fusion!r}"
         )
     return classes[fusion](units, **kwargs)
 
@@ -367,9 +359,7 @@ class ModalityDropout(layers.Layer):
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= rate < 1:
-            raise ValueError(
-                f"`rate` must be in the range [0, 1). Received: rate={rate}"
-            )
+            raise ValueError(f"`rate` must be in the range [0, 1). Received: rate={rate}")
         self.rate = rate
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -385,9 +375,7 @@ class ModalityDropout(layers.Layer):
         num_modalities = len(inputs)
         batch_size = ops.shape(inputs[0])[0]
         present = ops.stack([_is_present(x) for x in inputs], axis=1)
-        noise = keras.random.uniform(
-            (batch_size, num_modalities), seed=self.seed_generator
-        )
+        noise = keras.random.uniform((batch_size, num_modalities), seed=self.seed_generator)
         keep = ops.logical_and(noise >= self.rate, present)
         # Where nothing present was kept, keep one present modality at random.
         fallback = ops.one_hot(

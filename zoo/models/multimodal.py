@@ -69,9 +69,9 @@ def av_mnist_fusion(
     """
     image = keras.Input(shape=(28, 28), name="image")
     audio = keras.Input(shape=(audio_samples,), name="audio")
-    kept_image, kept_audio = ModalityDropout(
-        modality_dropout, seed=seed, name="modality_dropout"
-    )([image, audio])
+    kept_image, kept_audio = ModalityDropout(modality_dropout, seed=seed, name="modality_dropout")(
+        [image, audio]
+    )
     image_features = image_cnn_encoder(
         kept_image, filters=tuple(image_filters), units=units, dropout=dropout, l2=l2
     )

@@ -68,9 +68,7 @@ def multitask_fashion(
         ("coarse_loss_weight", coarse_loss_weight),
     ):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(
-                f"{argument} must be a number >= 0. Received: {argument}={value!r}"
-            )
+            raise ValueError(f"{argument} must be a number >= 0. Received: {argument}={value!r}")
     image = keras.Input(shape=(28, 28), name="image")
     x = fashion_trunk(image, filters, l2, flip, translation)
     x = dense_features(x, dense_units, dropout, l2)

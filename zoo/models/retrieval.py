@@ -3,7 +3,8 @@
 A builder returns a model with one named input per modality and a dict output
 {"<modality>_embedding": L2-normalised vectors}; a row's two embeddings are trained to be
 close (cosine similarity) and far from the other rows' (symmetric in-batch InfoNCE, CLIP
-style: `zoo.layers.contrastive.SimilarityLogits` + `info_nce_loss`, used by `pipelines.retrieval.ZooRetriever`).
+style: `zoo.layers.contrastive.SimilarityLogits` + `info_nce_loss`, used by
+`pipelines.retrieval.ZooRetriever`).
 """
 
 import keras
@@ -48,8 +49,10 @@ def speech_text_retrieval(
     characters (`datasets.speech_text.encode_text` makes them from strings). The audio goes
     through `audio_encoder` (log-mel -> Conv1D blocks -> bidirectional GRU -> attention
     pooling); the text through Embedding(mask_zero=True) -> a forward GRU whose states are
-    attention-pooled (`AttentionPooling`, masked) and a backward GRU's last state, concatenated. Each tower ends in a linear projection to `embedding_dim` and
-    `keras.layers.UnitNormalization`, so the dot product of the two outputs is their cosine similarity.
+    attention-pooled (`AttentionPooling`, masked) and a backward GRU's last state,
+    concatenated. Each tower ends in a linear projection to `embedding_dim` and
+    `keras.layers.UnitNormalization`, so the dot product of the two outputs is their cosine
+    similarity.
     Outputs: {"audio_embedding": (n, embedding_dim), "text_embedding": (n, embedding_dim)}.
 
     Args:
@@ -90,7 +93,9 @@ def speech_text_retrieval(
     audio_embedding = layers.Dense(
         embedding_dim, kernel_regularizer=regularizers.L2(l2), name="audio_projection"
     )(audio_features)
-    audio_embedding = layers.UnitNormalization(name="audio_embedding", dtype="float32")(audio_embedding)
+    audio_embedding = layers.UnitNormalization(name="audio_embedding", dtype="float32")(
+        audio_embedding
+    )
 
     x = layers.Embedding(
         vocabulary_size, char_embedding_dim, mask_zero=True, name="char_embedding"
@@ -111,7 +116,9 @@ def speech_text_retrieval(
     text_embedding = layers.Dense(
         embedding_dim, kernel_regularizer=regularizers.L2(l2), name="text_projection"
     )(x)
-    text_embedding = layers.UnitNormalization(name="text_embedding", dtype="float32")(text_embedding)
+    text_embedding = layers.UnitNormalization(name="text_embedding", dtype="float32")(
+        text_embedding
+    )
     return keras.Model(
         inputs={"audio": audio, "text": text},
         outputs={"audio_embedding": audio_embedding, "text_embedding": text_embedding},

@@ -90,7 +90,7 @@ def attention_weights(model, x, batch_size=256):
     except ValueError:
         raise ValueError(
             f"`model` must have an AttentionPooling layer named {ATTENTION_LAYER!r}. "
-            f"Received: model {model.name!r} with layers {[l.name for l in model.layers]}"
+            f"Received: model {model.name!r} with layers {[layer.name for layer in model.layers]}"
         ) from None
     expected = tuple(model.inputs[0].shape[1:])
     x = np.asarray(x, dtype="float32")

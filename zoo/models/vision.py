@@ -43,9 +43,7 @@ def classifier_head(x, num_classes, dense_units, dropout, l2):
     """`dense_features`, then Dense(softmax) named "probabilities"."""
     x = dense_features(x, dense_units, dropout, l2)
     # float32 output keeps softmax stable under a mixed-precision policy.
-    return layers.Dense(
-        num_classes, activation="softmax", dtype="float32", name="probabilities"
-    )(x)
+    return layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
 
 
 def fashion_trunk(image, filters, l2, flip, translation):
