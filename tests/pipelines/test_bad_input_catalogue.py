@@ -54,6 +54,46 @@ def dataset(x, y):
     return tf.data.Dataset.from_tensor_slices((x, y))
 
 
+def with_env(name, value, call):
+    """Runs `call` with the environment variable `name` set to `value`, then restores it."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        return call()
+    finally:
+        if previous is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = previous
+
+
+def with_manifest(text, call):
+    """Runs `call` with a shipped-weights directory whose manifest.json holds `text`."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        (pathlib.Path(directory) / "manifest.json").write_text(text)
+        return with_env("ZOO_WEIGHTS_DIR", directory, call)
+
+
+def with_zoo_home_a_file(call):
+    """Runs `call` with $ZOO_HOME pointing at a regular file."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile() as file:
+        return with_env("ZOO_HOME", file.name, call)
+
+
+def export_zero_features():
+    import tempfile
+
+    from pipelines.export import export_model
+
+    model = zoo.get("mlp-breast-cancer", weights=None, num_features=0)
+    with tempfile.TemporaryDirectory() as directory:
+        export_model(model, directory, format="saved_model")
+
+
 # (case, call, expected error type, fragment of the message)
 CASES = [
     (
@@ -316,6 +356,38 @@ CASES = [
         lambda: clf(model__hidden_units="wide").fit(X, Y),
         ValueError,
         "hidden_units must be an integer (default 32). Received: 'wide'",
+    ),
+    (
+        "sha256 argument that is a path",
+        lambda: zoo.get("cnn-digits", weights="https://example.invalid/w.h5", sha256="../x"),
+        zoo.WeightsError,
+        "sha256 must be 64 hexadecimal digits. Received: sha256='../x'",
+    ),
+    (
+        "manifest that is not JSON",
+        lambda: with_manifest("{not json", lambda: zoo.get("cnn-digits")),
+        zoo.WeightsError,
+        "manifest.json",
+    ),
+    (
+        "manifest that is a list",
+        lambda: with_manifest("[]", lambda: zoo.get("cnn-digits")),
+        zoo.WeightsError,
+        "manifest.json",
+    ),
+    (
+        "ZOO_HOME that is a file",
+        lambda: with_zoo_home_a_file(
+            lambda: zoo.get("cnn-digits", weights="https://example.invalid/w.h5", sha256="a" * 64)
+        ),
+        zoo.WeightsError,
+        "ZOO_HOME",
+    ),
+    (
+        "export of a zero-feature model",
+        export_zero_features,
+        ValueError,
+        "'features' with shape (None, 0)",
     ),
     (
         "pretrained sha256 that differs",
