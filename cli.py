@@ -1,4 +1,4 @@
-"""Command line of the zoo: list, info, train, evaluate, predict, export.
+"""Command line of the zoo: list, info, train, evaluate, predict, export, serve.
 
 Thin on purpose: it parses, calls `zoo`, `datasets` and `pipelines`, and prints.
 
@@ -10,6 +10,7 @@ Thin on purpose: it parses, calls `zoo`, `datasets` and `pipelines`, and prints.
     python cli.py evaluate cnn-digits
     python cli.py predict cnn-fashion-mnist shoe.png batch.npy
     python cli.py export cnn-digits --format onnx --out exports
+    python cli.py serve cnn-fashion-mnist mlp-breast-cancer --http-port 8080
 """
 
 import argparse
@@ -130,6 +131,19 @@ def build_parser():
     export.add_argument("--out", default="exports")
     export.add_argument("--weights", default="pretrained")
     export.add_argument("--version", type=int, default=1)
+
+    serve = add("serve", "serve models over HTTP (TF Serving REST, V2) and gRPC with KServe")
+    serve.add_argument("names", nargs="+", metavar="NAME")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
+    serve.add_argument("--http-port", type=int, default=8080)
+    serve.add_argument("--grpc-port", type=int, default=8081, help="0: no gRPC server")
+    serve.add_argument("--runtime", choices=("saved_model", "onnx"), default="saved_model")
+    serve.add_argument("--workers", type=positive_int, default=1)
+    serve.add_argument("--exports", help="serve `cli.py export` artifacts from this directory")
+    serve.add_argument("--max-batch", type=positive_int, default=256, help="samples per request")
+    serve.add_argument(
+        "--max-body-bytes", type=positive_int, default=64 * 1024 * 1024, help="request body limit"
+    )
     return parser
 
 
@@ -384,6 +398,22 @@ def command_export(args):
     print(json.dumps(report, indent=2, default=str))
 
 
+def command_serve(args):
+    from pipelines.serving import serve
+
+    serve(
+        args.names,
+        host=args.host,
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        runtime=args.runtime,
+        workers=args.workers,
+        exports=args.exports,
+        max_batch=args.max_batch,
+        max_body_bytes=args.max_body_bytes,
+    )
+
+
 COMMANDS = {
     "list": command_list,
     "info": command_info,
@@ -392,6 +422,7 @@ COMMANDS = {
     "evaluate": command_evaluate,
     "predict": command_predict,
     "export": command_export,
+    "serve": command_serve,
 }
 
 
