@@ -959,3 +959,99 @@ def serve(
         grace_period=2,
     )
     server.start(models)
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port free on `host` right now (the OS picks it)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+class ServerProcess:
+    """`python cli.py serve ...` in a subprocess on free loopback ports, for tests and bench.
+
+    Starts on `__enter__` (returns itself once every model answers ready) and stops on
+    `__exit__` (SIGTERM, then SIGKILL after `stop_timeout` seconds). The server's output
+    goes to `log_path`.
+
+    Example:
+
+        with ServerProcess(["mlp-breast-cancer"]) as server:
+            httpx.post(server.url + "/v1/models/mlp-breast-cancer:predict", json=...)
+    """
+
+    def __init__(self, names, args=(), log_path=None, start_timeout=300, stop_timeout=30):
+        self.names = list(names)
+        self.args = [str(a) for a in args]
+        self.http_port = free_port()
+        self.grpc_port = free_port()
+        while self.grpc_port == self.http_port:
+            self.grpc_port = free_port()
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
+        self.log_path = log_path or tempfile.mktemp(prefix="zoo-serve-", suffix=".log")
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.process = None
+
+    def log_tail(self, size=4000):
+        try:
+            with open(self.log_path, errors="replace") as handle:
+                return handle.read()[-size:]
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        import subprocess
+        import time
+        import urllib.request
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        command = [
+            sys.executable, os.path.join(root, "cli.py"), "serve", *self.names,
+            "--host", "127.0.0.1", "--http-port", str(self.http_port),
+            "--grpc-port", str(self.grpc_port), *self.args,
+        ]  # fmt: skip
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": root}
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the server exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                ready = all(
+                    urllib.request.urlopen(f"{self.url}/v2/models/{name}/ready", timeout=2).status
+                    == 200
+                    for name in self.names
+                )
+                if ready:
+                    return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the server was not ready in time:\n{self.log_tail()}")
+            time.sleep(0.25)
+
+    def stop(self):
+        import subprocess
+
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(self.stop_timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __exit__(self, *exc_info):
+        self.stop()
