@@ -91,3 +91,19 @@ def test_serve_argument_errors_are_one_line(args, message):
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and message in lines[-1], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+def test_deploy_files_run_the_serve_command():
+    import yaml
+
+    import cli
+
+    manifest = yaml.safe_load((ROOT / "deploy" / "inferenceservice.yaml").read_text())
+    container = manifest["spec"]["predictor"]["containers"][0]
+    assert container["command"] == ["python", "cli.py", "serve"]
+    args = cli.build_parser().parse_args(["serve", *container["args"]])
+    assert args.host == "0.0.0.0" and args.http_port == container["ports"][0]["containerPort"]
+    assert all(zoo.get_entry(name) for name in args.names)
+    containerfile = (ROOT / "deploy" / "Containerfile").read_text()
+    assert 'pip install --no-cache-dir -e ".[serve]"' in containerfile
+    assert "cli.py serve $MODELS --exports /models --host 0.0.0.0" in containerfile
