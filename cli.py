@@ -138,7 +138,7 @@ def build_parser():
     serve.add_argument("--http-port", type=int, default=8080)
     serve.add_argument("--grpc-port", type=int, default=8081, help="0: no gRPC server")
     serve.add_argument("--runtime", choices=("saved_model", "onnx"), default="saved_model")
-    serve.add_argument("--workers", type=positive_int, default=1)
+    serve.add_argument("--workers", type=positive_int, default=1, help="server processes")
     serve.add_argument("--exports", help="serve `cli.py export` artifacts from this directory")
     serve.add_argument("--max-batch", type=positive_int, default=256, help="samples per request")
     serve.add_argument(

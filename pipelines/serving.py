@@ -846,6 +846,7 @@ def serve(
     max_batch=MAX_BATCH,
     max_body_bytes=MAX_BODY_BYTES,
     ready_file=None,
+    http_socket_fd=None,
 ):
     """Serves the zoo entries `names` until the process is stopped (SIGINT / SIGTERM).
 
@@ -854,11 +855,13 @@ def serve(
         host: the interface both servers bind (default loopback only).
         http_port, grpc_port: the ports; `grpc_port=0` turns gRPC off.
         runtime: "saved_model" (TensorFlow) or "onnx" (onnxruntime).
-        workers: HTTP worker processes; only 1 is supported (see the README).
+        workers: server processes sharing the HTTP port (the first also serves gRPC);
+            the artifacts are exported once, each process loads them.
         exports: a directory of `cli.py export` artifacts; default: export on the fly.
         max_batch: the most samples one request may carry.
         max_body_bytes: the largest request body.
         ready_file: a path written once the models are loaded (for scripts).
+        http_socket_fd: a listening socket inherited from `serve_workers` (internal).
 
     Example:
 
@@ -872,15 +875,16 @@ def serve(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{option} must be an integer >= {low}. Received: {value!r}")
-    if workers != 1:
-        raise ValueError(
-            "--workers: only 1 is supported. KServe 0.21 starts more HTTP workers as spawned "
-            "processes that re-import its app without the models and the request checks of "
-            f"this server; run several servers behind a load balancer instead. Received: {workers}"
-        )
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1. Received: {workers!r}")
     if http_port == grpc_port:
         raise ValueError(f"--http-port and --grpc-port must differ. Received: both {http_port}")
     paths = prepare_artifacts(list(names), runtime, exports)
+    if workers > 1 and http_socket_fd is None:
+        return serve_workers(
+            paths, host, http_port, grpc_port, runtime, workers, max_batch, max_body_bytes,
+            ready_file,
+        )  # fmt: skip
     models = build_models(paths, runtime, max_batch)
     kserve = import_kserve()
     from kserve.protocol.grpc.server import GRPCServer
@@ -927,7 +931,14 @@ def serve(
                 timeout_keep_alive=self.timeout_keep_alive,
             )
             self._rest_server.config.host = host
-            self.servers.append(self._rest_server.start())
+            if http_socket_fd is None:
+                self.servers.append(self._rest_server.start())
+            else:  # one of several workers: serve on the socket the parent bound
+                import socket
+
+                shared = socket.socket(fileno=http_socket_fd)
+                self._rest_server.create_application()
+                self.servers.append(self._rest_server._server.serve(sockets=[shared]))
             if self.enable_grpc:
                 self._grpc_server = LoopbackGRPCServer(
                     self.grpc_port,
@@ -959,6 +970,78 @@ def serve(
         grace_period=2,
     )
     server.start(models)
+
+
+def serve_workers(
+    paths, host, http_port, grpc_port, runtime, workers, max_batch, max_body_bytes, ready_file
+):
+    """Runs `workers` server processes on one HTTP socket bound here; returns when stopped.
+
+    KServe 0.21's own multi-worker mode spawns processes that re-import its app without
+    this server's models and request checks, so the zoo starts its own: each child is
+    `serve(...)` on the artifacts exported once in `paths`, accepting connections on the
+    inherited socket (the kernel spreads them); the first child also serves gRPC. SIGTERM
+    or SIGINT here stops them all; a child that dies stops the others.
+    """
+    import json
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, http_port))
+    except OSError as error:
+        raise ValueError(
+            f"--http-port: cannot listen on {host}:{http_port} ({error.strerror}). "
+            f"Received: --host {host} --http-port {http_port}"
+        ) from None
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    exports = os.path.dirname(os.path.dirname(next(iter(paths.values()))))
+    if runtime == "onnx":
+        exports = os.path.dirname(next(iter(paths.values())))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    children = []
+    for index in range(workers):
+        settings = {
+            "names": list(paths), "host": host, "http_port": http_port,
+            "grpc_port": grpc_port if index == 0 else 0, "runtime": runtime,
+            "exports": exports, "max_batch": max_batch, "max_body_bytes": max_body_bytes,
+            "http_socket_fd": listener.fileno(),
+        }  # fmt: skip
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "pipelines.serving", json.dumps(settings)],
+                cwd=root,
+                env={**os.environ, "PYTHONPATH": root},
+                pass_fds=[listener.fileno()],
+            )
+        )
+    stopping = []
+
+    def stop(sig, frame):
+        stopping.append(sig)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    if ready_file:
+        with open(ready_file, "w") as handle:
+            handle.write("started\n")
+    while not stopping and all(child.poll() is None for child in children):
+        time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    listener.close()
 
 
 def free_port(host="127.0.0.1"):
@@ -1055,3 +1138,9 @@ class ServerProcess:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+if __name__ == "__main__":  # a worker started by serve_workers
+    import json
+
+    serve(**json.loads(sys.argv[1]))

@@ -1,5 +1,5 @@
-"""The model server on the ONNX runtime (onnxruntime), from `cli.py export` artifacts, and
-the serve command's argument errors.
+"""The model server on the ONNX runtime (onnxruntime), from `cli.py export` artifacts, with
+two worker processes sharing the HTTP port; the serve command's argument errors.
 
 One server for the module, stopped at its end.
 """
@@ -12,6 +12,7 @@ import sys
 
 import httpx
 import numpy as np
+import psutil
 import pytest
 
 import zoo
@@ -30,13 +31,16 @@ def server(tmp_path_factory):
     for name in NAMES:
         labels = read_manifest()[name]["class_names"]
         export_model(zoo.get(name), exports, format="onnx", labels=labels, name=name)
-    args = ["--runtime", "onnx", "--exports", exports, "--grpc-port", 0]
+    args = ["--runtime", "onnx", "--exports", exports, "--grpc-port", 0, "--workers", 2]
     with ServerProcess(NAMES, args=args) as running:
+        running.workers = psutil.Process(running.process.pid).children()
         yield running
     assert running.process.poll() is not None
+    assert not any(worker.is_running() for worker in running.workers)
 
 
 def test_onnx_runtime_matches_keras_and_checks_requests(server, breast_cancer, digits):
+    assert len(server.workers) == 2
     with httpx.Client(base_url=server.url, timeout=60) as client:
         for name, x in (
             ("mlp-breast-cancer", breast_cancer.X_test[:6]),
@@ -81,7 +85,7 @@ def serve_cli(*args):
     "args, message",
     [
         (["cnn-digit"], "cnn-digits"),  # did you mean
-        (["cnn-digits", "--workers", "2"], "--workers"),
+        (["cnn-digits", "--http-port", "9000", "--grpc-port", "9000"], "must differ"),
         (["cnn-digits", "--exports", "/nonexistent"], "python cli.py export cnn-digits"),
     ],
 )
