@@ -64,7 +64,8 @@ _TF_DTYPE = {
 }
 _V1_PREDICT = re.compile(r"^/v1/models/([^/:]+):predict$")
 _V1_METADATA = re.compile(r"^/v1/models/([^/:]+)/metadata$")
-_V2_INFER = re.compile(r"^/v2/models/([^/]+)(?:/versions/[^/]+)?/infer$")
+_V2_INFER = re.compile(r"^/v2/models/([^/]+)/infer$")
+_UNSERVED = re.compile(r"^/v1/models/([^/:]+):explain$|^/v2/models/([^/]+)/versions/([^/]+)/")
 
 
 def import_kserve():
@@ -335,8 +336,12 @@ def same_length(columns):
         )
 
 
-def v2_inputs(specs, body, max_batch):
-    """A parsed V2 REST request -> {input name: batch array}; raises RequestError (400)."""
+def v2_inputs(specs, body, max_batch, output_names=()):
+    """A parsed V2 REST request -> {input name: batch array}; raises RequestError (400).
+
+    Besides the inputs, checks what KServe would otherwise refuse with its own 422 or ignore:
+    `id` a string, `parameters` objects, requested `outputs` among `output_names`.
+    """
     names = [spec.name for spec in specs]
     by_name = {spec.name: spec for spec in specs}
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
@@ -347,6 +352,29 @@ def v2_inputs(specs, body, max_batch):
             expected='{"inputs": [...]}',
             received=f"a JSON {type(body).__name__}"
             + (f" with keys {sorted(body)}" if isinstance(body, dict) else ""),
+        )
+    if "id" in body and not isinstance(body["id"], str):
+        raise RequestError(
+            400, '"id" must be a string', expected="a string", received=repr(body["id"])[:80]
+        )
+    tensors = [("", body)] + [(f"inputs[{i}]: ", t) for i, t in enumerate(body["inputs"])]
+    for where, tensor in tensors:
+        if isinstance(tensor, dict) and not isinstance(tensor.get("parameters", {}), dict):
+            raise RequestError(
+                400,
+                f'{where}"parameters" must be an object',
+                expected="a JSON object",
+                received=repr(tensor["parameters"])[:80],
+            )
+    requested = body.get("outputs", [])
+    if not isinstance(requested, list) or not all(
+        isinstance(o, dict) and o.get("name") in output_names for o in requested
+    ):
+        raise RequestError(
+            400,
+            '"outputs" must be a list of {"name": OUTPUT} naming outputs of the model',
+            expected=list(output_names),
+            received=repr(requested)[:200],
         )
     columns = {}
     for index, tensor in enumerate(body["inputs"]):
@@ -359,7 +387,7 @@ def v2_inputs(specs, body, max_batch):
                 received=sorted(tensor) if isinstance(tensor, dict) else repr(tensor)[:80],
             )
         name = tensor["name"]
-        if name not in by_name or name in columns:
+        if not isinstance(name, str) or name not in by_name or name in columns:
             raise RequestError(
                 400,
                 f"{where}: unknown or repeated input name",
@@ -661,6 +689,17 @@ class RequestGuard:
             if model is None:
                 return await self.reply(send, self.not_found(metadata.group(1)))
             return await self.respond(send, 200, model.tf_serving_metadata())
+        unserved = _UNSERVED.match(path)
+        if unserved:  # KServe would answer 501: no explainer, no model versions
+            return await self.reply(
+                send,
+                RequestError(
+                    404,
+                    "Not served here: this server has no explainers and one version per model",
+                    expected="/v1/models/NAME:predict, /v2/models/NAME/infer",
+                    received=path,
+                ),
+            )
         if not ((v1 or v2) and scope["method"] == "POST"):
             return await self.app(scope, receive, send)
         name = (v1 or v2).group(1)
@@ -685,9 +724,19 @@ class RequestGuard:
             if v1:
                 v1_inputs(model.specs, parsed, model.max_batch)
             else:
-                v2_inputs(model.specs, parsed, model.max_batch)
+                v2_inputs(model.specs, parsed, model.max_batch, model.output_names)
         except RequestError as error:
             return await self.reply(send, error)
+        except Exception as error:  # a request these checks did not foresee: still the client's
+            return await self.reply(
+                send,
+                RequestError(
+                    400,
+                    f"The request could not be read: {type(error).__name__}: {error}",
+                    expected="a request as the README's Serving section describes",
+                    received=f"{scope['method']} {path}",
+                ),
+            )
 
         sent = False
 

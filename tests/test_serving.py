@@ -251,6 +251,21 @@ def bad_requests():
          dumps({"signature_name": "predict", "instances": [ROW]}), 400, None),
         ("unknown model", "/v1/models/no-such-model:predict", json_type,
          dumps({"instances": [ROW]}), 404, None),
+        ("unknown model v2", "/v2/models/no-such-model/infer", json_type,
+         dumps({"inputs": []}), 404, None),
+        ("model version", "/v2/models/mlp-breast-cancer/versions/2/infer", json_type,
+         dumps({"inputs": []}), 404, None),
+        ("explain", "/v1/models/mlp-breast-cancer:explain", json_type,
+         dumps({"instances": [ROW]}), 404, None),
+        ("v2 id not a string", "/v2/models/mlp-breast-cancer/infer", json_type,
+         dumps({"id": 5, "inputs": [{"name": "features", "shape": [1, 30], "datatype": "FP32",
+                                     "data": ROW}]}), 400, None),
+        ("v2 unknown output", "/v2/models/mlp-breast-cancer/infer", json_type,
+         dumps({"inputs": [{"name": "features", "shape": [1, 30], "datatype": "FP32",
+                            "data": ROW}], "outputs": [{"name": "logits"}]}), 400, None),
+        ("v2 name not a string", "/v2/models/mlp-breast-cancer/infer", json_type,
+         dumps({"inputs": [{"name": ["features"], "shape": [1, 30], "datatype": "FP32",
+                            "data": ROW}]}), 400, None),
     ]  # fmt: skip
 
 
