@@ -5,7 +5,10 @@ One `kserve.ModelServer` hosts one or more entries, each a `kserve.Model` subcla
 runtime: `SavedModelRuntime` (the TF Serving SavedModel, `serving_default` signature) or
 `OnnxRuntime` (onnxruntime). The artifacts are the verified exports of
 `pipelines.export.export_model`: read from `exports` when given, else exported on the fly
-from the shipped weights into a temporary directory.
+from the shipped weights into a temporary directory (removed when the server stops).
+`workers > 1` runs that many server processes on one HTTP socket (`serve_workers`).
+`ServerProcess` runs `python cli.py serve` in a subprocess on free loopback ports (tests,
+bench/serve_load.py).
 
 Every predict or infer request is checked before it reaches the model (`RequestGuard`, an
 ASGI middleware in front of KServe's routes): an unknown model is 404, a body over the size
@@ -929,11 +932,36 @@ def serve(
     if http_port == grpc_port:
         raise ValueError(f"--http-port and --grpc-port must differ. Received: both {http_port}")
     paths = prepare_artifacts(list(names), runtime, exports)
-    if workers > 1 and http_socket_fd is None:
-        return serve_workers(
-            paths, host, http_port, grpc_port, runtime, workers, max_batch, max_body_bytes,
-            ready_file,
+    try:
+        if workers > 1 and http_socket_fd is None:
+            return serve_workers(
+                paths, host, http_port, grpc_port, runtime, workers, max_batch, max_body_bytes,
+                ready_file,
+            )  # fmt: skip
+        _serve_models(
+            paths, host, http_port, grpc_port, runtime, max_batch, max_body_bytes, ready_file,
+            http_socket_fd,
         )  # fmt: skip
+    finally:
+        if exports is None:  # the on-the-fly exports live as long as the server
+            import shutil
+
+            root = _export_root(paths, runtime)
+            if os.path.basename(root).startswith("zoo-serve-"):  # made by prepare_artifacts
+                shutil.rmtree(root, ignore_errors=True)
+
+
+def _export_root(paths, runtime):
+    """The directory holding the artifacts in `paths` (as `--exports` takes it)."""
+    first = next(iter(paths.values()))
+    return os.path.dirname(first if runtime == "onnx" else os.path.dirname(first))
+
+
+def _serve_models(
+    paths, host, http_port, grpc_port, runtime, max_batch, max_body_bytes, ready_file,
+    http_socket_fd,
+):  # fmt: skip
+    """Loads the artifacts and runs the KServe server in this process until stopped."""
     models = build_models(paths, runtime, max_batch)
     kserve = import_kserve()
     from kserve.protocol.grpc.server import GRPCServer
@@ -943,6 +971,8 @@ def serve(
     app.add_middleware(
         RequestGuard, models={m.name: m for m in models}, max_body_bytes=max_body_bytes
     )
+
+    grpc_host = f"[{host}]" if ":" in host else host
 
     class LoopbackGRPCServer(GRPCServer):
         """KServe's gRPC server, listening on `host` (KServe's binds every interface)."""
@@ -955,7 +985,7 @@ def serve(
             def server(*args, **kwargs):
                 created = real_server(*args, **kwargs)
                 real_add = created.add_insecure_port
-                created.add_insecure_port = lambda _: real_add(f"{host}:{self._port}")
+                created.add_insecure_port = lambda _: real_add(f"{grpc_host}:{self._port}")
                 return created
 
             aio.server = server
@@ -1049,9 +1079,7 @@ def serve_workers(
         ) from None
     listener.listen(2048)
     listener.set_inheritable(True)
-    exports = os.path.dirname(os.path.dirname(next(iter(paths.values()))))
-    if runtime == "onnx":
-        exports = os.path.dirname(next(iter(paths.values())))
+    exports = _export_root(paths, runtime)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     children = []
     for index in range(workers):
@@ -1107,7 +1135,7 @@ class ServerProcess:
 
     Starts on `__enter__` (returns itself once every model answers ready) and stops on
     `__exit__` (SIGTERM, then SIGKILL after `stop_timeout` seconds). The server's output
-    goes to `log_path`.
+    goes to `log_path` (default: a temporary file, removed after a clean stop).
 
     Example:
 
@@ -1124,6 +1152,7 @@ class ServerProcess:
             self.grpc_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.grpc_target = f"127.0.0.1:{self.grpc_port}"
+        self.own_log = log_path is None  # a temporary log, removed after a clean stop
         self.log_path = log_path or tempfile.mktemp(prefix="zoo-serve-", suffix=".log")
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
@@ -1185,8 +1214,11 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, exc_type, *exc_info):
         self.stop()
+        if self.own_log and exc_type is None:
+            with contextlib.suppress(OSError):
+                os.remove(self.log_path)
 
 
 if __name__ == "__main__":  # a worker started by serve_workers
