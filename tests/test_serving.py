@@ -161,21 +161,42 @@ def test_v2_rest_and_grpc_match_keras(server, client, models, breast_cancer):
         else:
             values = np.asarray(tensor.contents.fp32_contents)
         close(values.reshape(list(tensor.shape)), expected)
-        bad = pb.ModelInferRequest(
-            model_name="mlp-breast-cancer",
-            inputs=[
-                pb.ModelInferRequest.InferInputTensor(
-                    name="features",
-                    datatype="FP32",
-                    shape=[1, 3],
-                    contents=pb.InferTensorContents(fp32_contents=[1.0, 2.0, 3.0]),
+        tensor = pb.ModelInferRequest.InferInputTensor
+        bad = {
+            "mis-shaped": (
+                "mlp-breast-cancer",
+                [tensor(name="features", datatype="FP32", shape=[1, 3],
+                        contents=pb.InferTensorContents(fp32_contents=[1.0, 2.0, 3.0]))],
+            ),
+            "strings for numbers": (
+                "mlp-breast-cancer",
+                [tensor(name="features", datatype="BYTES", shape=[1, 30],
+                        contents=pb.InferTensorContents(bytes_contents=[b"a"] * 30))],
+            ),
+            "missing input": (
+                "av-mnist-fusion",
+                [tensor(name="image", datatype="FP32", shape=[1, 28, 28],
+                        contents=pb.InferTensorContents(fp32_contents=[0.0] * 784))],
+            ),
+            "batch over the limit": (
+                "mlp-breast-cancer",
+                [tensor(name="features", datatype="FP32", shape=[MAX_BATCH + 1, 30],
+                        contents=pb.InferTensorContents(
+                            fp32_contents=[0.0] * 30 * (MAX_BATCH + 1)))],
+            ),
+        }  # fmt: skip
+        for case, (model_name, inputs) in bad.items():
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.ModelInfer(
+                    pb.ModelInferRequest(model_name=model_name, inputs=inputs), timeout=30
                 )
-            ],
-        )
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, case
+            expected_input = "audio" if case == "missing input" else "features"
+            assert expected_input in caught.value.details(), (case, caught.value.details())
         with pytest.raises(grpc.RpcError) as caught:
-            stub.ModelInfer(bad, timeout=30)
-        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert "features" in caught.value.details()
+            stub.ModelInfer(pb.ModelInferRequest(model_name="no-such-model"), timeout=30)
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        assert stub.ModelReady(pb.ModelReadyRequest(name="mlp-breast-cancer"), timeout=30).ready
 
 
 def test_health_metadata_and_metrics(client):
