@@ -124,6 +124,9 @@ def build_parser():
     predict.add_argument("name")
     predict.add_argument("files", nargs="+", help="FILE, or INPUT=FILE for several inputs")
     predict.add_argument("--weights", default="pretrained")
+    predict.add_argument(
+        "--out", metavar="FILE.npz", help="also save every output in full (one array per name)"
+    )
 
     export = add("export", "export to a SavedModel or ONNX, verified")
     export.add_argument("name")
@@ -331,10 +334,16 @@ def command_predict(args):
     from pipelines import evaluation
     from zoo.weights import read_manifest
 
+    if args.out is not None and not args.out.endswith(".npz"):
+        raise ValueError(f"--out must name a .npz file. Received: --out {args.out!r}")
     model = zoo.get(args.name, weights=args.weights)
     class_names = (read_manifest().get(args.name) or {}).get("class_names")
+    saved = {}
     for path, x in read_batches(args.files, model):
         output = evaluation.predict_arrays(model, x)
+        named = output if isinstance(output, dict) else {model.output_names[0]: output}
+        for key, value in named.items():
+            saved.setdefault(key, []).append(np.asarray(value))
         if isinstance(output, dict):
             print_heads(path, zoo.get_entry(args.name), output, class_names)
             continue
@@ -345,6 +354,20 @@ def command_predict(args):
                 print(f"{path}[{index}]\t{label}\t{row[best]:.4f}")
             else:
                 print(f"{path}[{index}]\t{float(row[0]):.4f}")
+    if args.out is not None:
+        save_outputs(args.out, {key: np.concatenate(parts) for key, parts in saved.items()})
+        print(f"saved {', '.join(sorted(saved))} to {args.out}")
+
+
+def save_outputs(path, arrays):
+    """Writes {output name: array} to the .npz `path` atomically (temporary name, rename)."""
+    import numpy as np
+
+    from zoo.weights import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as file:
+            np.savez(file, **arrays)
 
 
 def print_heads(path, entry, outputs, class_names):

@@ -155,3 +155,29 @@ def test_directory_in_a_real_subprocess_has_no_traceback(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert errors == [f"error: {tmp_path}: is a directory; predict reads .npy, .csv or image files"]
     assert result.stderr.strip().splitlines()[-1] == errors[0]
+
+
+def test_out_saves_every_output_in_full(tmp_path, capsys, breast_cancer):
+    import zoo
+
+    x = breast_cancer.X_test[:5]
+    np.save(tmp_path / "a.npy", x[:2])
+    np.save(tmp_path / "b.npy", x[2:])
+    out = tmp_path / "outputs.npz"
+    code, _, err = predict(
+        capsys, "mlp-breast-cancer", tmp_path / "a.npy", tmp_path / "b.npy", "--out", out
+    )
+    assert code == 0, err
+    with np.load(out) as saved:
+        assert sorted(saved.files) == ["probabilities"]
+        expected = zoo.get("mlp-breast-cancer").predict(x, verbose=0)
+        np.testing.assert_allclose(saved["probabilities"], expected, atol=1e-6)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_out_must_be_an_npz(tmp_path, capsys, breast_cancer):
+    np.save(tmp_path / "x.npy", breast_cancer.X_test[:1])
+    code, _, err = predict(
+        capsys, "mlp-breast-cancer", tmp_path / "x.npy", "--out", tmp_path / "o.txt"
+    )
+    assert_one_error_line(code, err, "--out must name a .npz file")

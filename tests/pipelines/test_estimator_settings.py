@@ -146,9 +146,16 @@ def test_cli_predict_prints_every_embedding_component(tmp_path, capsys):
     np.save(tmp_path / "text.npy", rng.integers(1, 47, size=(2, 40)).astype("int32"))
     args = ["predict", "speech-text-retrieval"]
     args += [f"audio={tmp_path / 'audio.npy'}", f"text={tmp_path / 'text.npy'}"]
-    assert cli.main(args) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    assert cli.main([*args, "--out", str(tmp_path / "embeddings.npz")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()[:-1]  # the last says where it saved
     assert len(lines) == 2
+    with np.load(tmp_path / "embeddings.npz") as saved:
+        assert sorted(saved.files) == ["audio_embedding", "text_embedding"]
+        for line, audio in zip(lines, saved["audio_embedding"]):
+            printed = dict(cell.split("=", 1) for cell in line.split("\t")[1:])
+            np.testing.assert_allclose(
+                np.array(printed["audio_embedding"].split(), float), audio, atol=1e-4
+            )
     for line in lines:
         cells = dict(cell.split("=", 1) for cell in line.split("\t")[1:])
         assert sorted(cells) == ["audio_embedding", "text_embedding"]
