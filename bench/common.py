@@ -96,5 +96,17 @@ class EpochTimer(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self._start)
 
 
+def latencies(function, x, repeats, warmup=10):
+    """Seconds per call of `function(x)`: `repeats` timed calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        function(x)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function(x)
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def percentile(values, q):
     return float(np.percentile(np.asarray(values, "float64"), q))

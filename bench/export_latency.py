@@ -22,13 +22,12 @@ Run (from the repository root):
 
 import argparse
 import tempfile
-import time
 
 import keras
 import numpy as np
 import onnxruntime
 import tensorflow as tf
-from common import fashion_mnist, header, percentile, table  # noqa: I001 (sets sys.path)
+from common import fashion_mnist, header, latencies, percentile, table  # noqa: I001 (sets sys.path)
 
 import zoo
 from pipelines.export import SIGNATURE_KEY, export_model
@@ -37,13 +36,7 @@ NAME = "cnn-fashion-mnist"
 
 
 def timed(function, x, warmup, repeats):
-    for _ in range(warmup):
-        function(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function(x)
-        times.append(time.perf_counter() - start)
+    times = latencies(function, x, repeats, warmup)
     return 1000 * percentile(times, 50), 1000 * percentile(times, 90)
 
 

@@ -28,7 +28,7 @@ import tempfile
 import time
 
 import numpy as np
-from common import fashion_mnist, header, percentile, table  # noqa: I001 (sets sys.path)
+from common import fashion_mnist, header, latencies, percentile, table  # noqa: I001 (sets sys.path)
 
 import zoo
 from pipelines.export import export_model
@@ -51,17 +51,6 @@ def in_process_runner(runtime, path):
 
     function = tf.saved_model.load(path).signatures["serving_default"]
     return lambda x: function(image=tf.constant(x))["probabilities"].numpy()
-
-
-def time_in_process(run, x, repeats, warmup=10):
-    for _ in range(warmup):
-        run(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(x)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def load(client, url, bodies, expected, clients, requests, max_seconds):
@@ -125,7 +114,7 @@ def main():
             with httpx.Client(timeout=60, limits=limits) as client:
                 load(client, url, bodies[1], expected[1], 1, 20, 30)  # warm-up
                 for batch, count in ((1, args.requests), (32, args.batch_requests)):
-                    base = time_in_process(run, batches[batch][0], min(count, 200))
+                    base = latencies(run, batches[batch][0], min(count, 200))
                     base_median = 1000 * percentile(base, 50)
                     rows.append(
                         (runtime, "in-process", batch, len(base), f"{base_median:.2f}",

@@ -250,7 +250,6 @@ class ZooEstimator(BaseEstimator):
                     f"which needs {key}={value!r}."
                 )
             overrides[key] = value
-        entry.check_overrides(overrides)
         weights = "pretrained" if self.pretrained else None
         model = zoo.get(self.model, weights=weights, **overrides)
         base = zoo.weights.shipped_row(self.model)["config"] if self.pretrained else {}
@@ -261,9 +260,7 @@ class ZooEstimator(BaseEstimator):
         template = isinstance(self.optimizer, keras.optimizers.Optimizer)
         # An optimizer instance keeps its own learning rate unless learning_rate is given.
         learning_rate = (
-            None
-            if template and self.learning_rate is None
-            else (checks.check_positive_number("learning_rate", self._setting("learning_rate")))
+            None if template and self.learning_rate is None else self._setting("learning_rate")
         )
         schedule = self._setting("lr_schedule")
         if schedule == "cosine":
@@ -399,10 +396,8 @@ class ZooEstimator(BaseEstimator):
         targets = self._encode_targets(y, fitting=not continuing)
         if not continuing:
             overrides = self._task_overrides()
-            if not isinstance(X, dict):
-                features = data.as_array(X, "X")
-                if features.ndim == 2:
-                    overrides["num_features"] = features.shape[1]
+            if not isinstance(X, dict) and np.ndim(X) == 2:
+                overrides["num_features"] = np.shape(X)[1]
             self.model_ = self._build_model(overrides)
         x = data.as_input_dict(X, self.model_)
         data.check_same_length({"X": next(iter(x.values())), "y": targets})

@@ -51,7 +51,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import datasets  # noqa: E402
 import zoo  # noqa: E402
-from pipelines import evaluation  # noqa: E402
+from pipelines import checks, evaluation  # noqa: E402
 from pipelines.classification import ZooClassifier  # noqa: E402
 from pipelines.multitask import ZooMultiTask  # noqa: E402
 from pipelines.regression import ZooRegressor  # noqa: E402
@@ -226,13 +226,6 @@ class RunRecorder(keras.callbacks.Callback):
             pathlib.Path(tmp).write_bytes(buffer.getvalue())
 
 
-def _check_count(value, name):
-    if value is None:
-        return
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-
-
 def _new_run_dir(out, name):
     """Creates a new, unique run directory under `out` (`-2`, `-3`, ... on a clash)."""
     out = pathlib.Path(out)
@@ -327,8 +320,9 @@ def train_run(
     entry = zoo.get_entry(name)
     overrides = dict(overrides or {})
     entry.check_overrides(overrides)
-    _check_count(epochs, "epochs")
-    _check_count(batch_size, "batch_size")
+    for setting, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if value is not None:
+            checks.check_positive_int(setting, value)
     if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool)):
         raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
     if resume is not None:

@@ -54,8 +54,7 @@ def weights_dir():
 
 def manifest_path():
     """Returns the path of the manifest of the shipped weights (in `weights_dir()`)."""
-    directory = os.environ.get("ZOO_WEIGHTS_DIR")
-    return pathlib.Path(directory).expanduser() / "manifest.json" if directory else MANIFEST_PATH
+    return weights_dir() / "manifest.json"
 
 
 def shipped_file_name(name, sha256):
@@ -306,14 +305,6 @@ def manifest_lock():
 def _write_manifest(manifest):
     text = json.dumps(dict(sorted(manifest.items())), indent=2) + "\n"
     write_text_atomic(manifest_path(), text)
-
-
-def write_manifest_row(name, row):
-    """Adds or replaces the manifest row of `name`, atomically and under the manifest lock."""
-    with manifest_lock():
-        manifest = read_manifest()
-        manifest[name] = row
-        _write_manifest(manifest)
 
 
 def remove_publish_leftovers():
