@@ -110,7 +110,14 @@ def build_parser():
     )
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder argument")
     train.add_argument("--publish", action="store_true", help="ship the weights (zoo/weights)")
-    train.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU)")
+    train.add_argument(
+        "--mixed-precision",
+        nargs="?",
+        const="float16",
+        choices=("float16", "bfloat16"),
+        help="train in mixed precision: bfloat16 (CPUs with AVX512_BF16) or float16 (GPUs; "
+        "the default without a value); weights stay float32",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
     publish = add("publish", "ship the best weights of a finished run (zoo/weights)")

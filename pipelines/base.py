@@ -21,6 +21,8 @@ import zoo
 from pipelines import checks, data
 
 MODEL_PREFIX = "model__"
+LR_SCHEDULES = ("constant", "cosine", "warmup_cosine")
+WARMUP_FRACTION = 0.05  # of the training steps, for lr_schedule="warmup_cosine"
 
 
 class _ReplayShuffles(keras.callbacks.Callback):
@@ -58,8 +60,9 @@ class ZooEstimator(BaseEstimator):
         epochs: training epochs (default: the entry's recipe).
         batch_size: samples per batch (default: the entry's recipe).
         learning_rate: optimizer learning rate (default: the entry's recipe).
-        lr_schedule: "constant" or "cosine" (cosine decay to 0 over the training);
-            None: the entry's recipe (constant when the recipe names none).
+        lr_schedule: "constant", "cosine" (cosine decay to 0 over the training) or
+            "warmup_cosine" (a linear rise from 0 over the first 5% of the steps, then cosine
+            decay to 0); None: the entry's recipe (constant when the recipe names none).
         optimizer: a Keras optimizer name ("adam", "adamw", "sgd", "rmsprop", ...), or a
             `keras.optimizers.Optimizer` instance used as a template: every fit makes a fresh
             optimizer of its class and config (its learning rate, unless `learning_rate`
@@ -179,9 +182,9 @@ class ZooEstimator(BaseEstimator):
         if learning_rate is not None or not isinstance(self.optimizer, keras.optimizers.Optimizer):
             checks.check_positive_number("learning_rate", self._setting("learning_rate"))
         checks.check_optimizer(self.optimizer)
-        if self._setting("lr_schedule") not in (None, "constant", "cosine"):
+        if self._setting("lr_schedule") not in (None, *LR_SCHEDULES):
             raise ValueError(
-                'lr_schedule must be None, "constant" or "cosine". '
+                'lr_schedule must be None, "constant", "cosine" or "warmup_cosine". '
                 f"Received: lr_schedule={self._setting('lr_schedule')!r}"
             )
         split = self.validation_split
@@ -263,12 +266,17 @@ class ZooEstimator(BaseEstimator):
             None if template and self.learning_rate is None else self._setting("learning_rate")
         )
         schedule = self._setting("lr_schedule")
-        if schedule == "cosine":
+        if schedule in ("cosine", "warmup_cosine"):
             if learning_rate is None:
                 learning_rate = float(self.optimizer.get_config()["learning_rate"])
-            learning_rate = keras.optimizers.schedules.CosineDecay(
-                learning_rate, decay_steps=steps_per_epoch * self._setting("epochs")
-            )
+            steps = steps_per_epoch * self._setting("epochs")
+            warmup = round(WARMUP_FRACTION * steps) if schedule == "warmup_cosine" else 0
+            if warmup:
+                learning_rate = keras.optimizers.schedules.CosineDecay(
+                    0.0, steps - warmup, warmup_target=learning_rate, warmup_steps=warmup
+                )
+            else:
+                learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
         optimizer = checks.make_optimizer(self.optimizer, learning_rate)
         model.compile(
             optimizer=optimizer,

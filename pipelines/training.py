@@ -1,15 +1,17 @@
 """A recorded training run of a zoo entry, as `python cli.py train NAME` runs it.
 
 A run trains the entry on its dataset's training split (10% held out, seeded, for validation
-and checkpointing), evaluates the best checkpoint on the test split, and writes a directory:
+and checkpointing, unless the entry's recipe sets another `validation_split`; with 0 the whole
+split trains and the "best" checkpoint is the latest), evaluates the best checkpoint on the
+test split, and writes a directory:
 
     runs/NAME-YYYYmmdd-HHMMSS/   (NAME-YYYYmmdd-HHMMSS-2, -3, ... when that one exists)
       config.json          resolved builder config, training settings, data, versions, command
-      history.csv          one row per epoch (loss, metrics, validation)
+      history.csv          one row per epoch (loss, metrics, validation, epoch_seconds)
       metrics.json         test-split metrics of the best and of the final weights
       learning_curve.png   loss and headline metric per epoch
       tensorboard/         TensorBoard logs
-      best.weights.h5      lowest validation loss
+      best.weights.h5      lowest validation loss (without validation: the latest)
       final.weights.h5     after the last epoch
       backup.npz           the whole training state after the last finished epoch (resume)
 
@@ -40,7 +42,9 @@ import math
 import numbers
 import pathlib
 import shutil
+import sys
 import tempfile
+import time
 
 import keras
 import matplotlib
@@ -180,14 +184,19 @@ class RunRecorder(keras.callbacks.Callback):
         self.best = math.inf if state["best"] is None else state["best"]
         self.model._initial_epoch = self.epochs_done
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
     def on_epoch_end(self, epoch, logs=None):
         logs = {key: float(value) for key, value in (logs or {}).items()}
+        # Wall seconds of the epoch (training and validation), before any file is written.
+        logs["epoch_seconds"] = time.perf_counter() - self._epoch_start
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
         self.epochs_done = epoch + 1
         current = logs.get(MONITOR)
-        if current is not None and current < self.best:
-            self.best = current
+        if current is None or current < self.best:  # no validation: the latest is the best
+            self.best = math.inf if current is None else current
             with zoo.weights.atomic_path(self.run_dir / "best.weights.h5") as tmp:
                 self.model.save_weights(tmp)
         self._write_history()
@@ -224,6 +233,20 @@ class RunRecorder(keras.callbacks.Callback):
         np.savez(buffer, **arrays)
         with zoo.weights.atomic_path(self.run_dir / BACKUP) as tmp:
             pathlib.Path(tmp).write_bytes(buffer.getvalue())
+
+
+def check_mixed_precision(value):
+    """Returns False, "float16" or "bfloat16" for a `mixed_precision` setting, or raises."""
+    if value is None or value is False:
+        return False
+    if value is True:
+        return "float16"
+    if value in ("float16", "bfloat16"):
+        return value
+    raise ValueError(
+        'mixed_precision must be False, "bfloat16" or "float16" (True: "float16"). '
+        f"Received: mixed_precision={value!r}"
+    )
 
 
 def _new_run_dir(out, name):
@@ -271,7 +294,7 @@ def _resumed_settings(name, run_dir, given):
         "batch_size": config["training"]["batch_size"],
         "seed": config["training"]["seed"],
         "overrides": config.get("overrides", {}),
-        "mixed_precision": config["training"]["mixed_precision"],
+        "mixed_precision": check_mixed_precision(config["training"]["mixed_precision"]),
     }
     for key, value in given.items():
         if value not in (None, {}, False) and value != recorded[key]:
@@ -311,7 +334,12 @@ def train_run(
         out: parent directory of the run directory.
         overrides: builder arguments, e.g. {"dropout": 0.4}.
         publish: also write the shipped weights file and its manifest row.
-        mixed_precision: train under the "mixed_float16" policy (for GPUs).
+        mixed_precision: False (float32), "bfloat16" (the "mixed_bfloat16" policy: pays on
+            CPUs with AVX512_BF16 and on TPUs, see bench/results-scale-2026-11-29.md) or
+            "float16" (the "mixed_float16" policy, for GPUs; True means "float16"). Layers
+            compute in the low precision and keep float32 variables; the output layers of
+            the zoo's builders and the loss stay float32, and the weights are saved, scored
+            and exported in a float32 model.
         verbose: Keras verbosity (1: a progress bar).
         command: the command line to record (defaults to the equivalent CLI command).
         resume: the directory of a killed run of `name` to continue (its recorded settings
@@ -325,6 +353,7 @@ def train_run(
             checks.check_positive_int(setting, value)
     if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool)):
         raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
+    mixed_precision = check_mixed_precision(mixed_precision)
     if resume is not None:
         given = {
             "epochs": epochs,
@@ -346,7 +375,7 @@ def train_run(
         epochs=epochs,
         batch_size=batch_size,
         random_state=seed,
-        validation_split=VALIDATION_SPLIT,
+        validation_split=entry.recipe.get("validation_split", VALIDATION_SPLIT),
         callbacks=callbacks,
         verbose=verbose,
         **{f"model__{key}": value for key, value in overrides.items()},
@@ -358,9 +387,17 @@ def train_run(
         "lr_schedule": estimator._setting("lr_schedule"),
         "optimizer": estimator.optimizer,
         "seed": seed,
-        "validation_split": VALIDATION_SPLIT,
+        "validation_split": estimator.validation_split,
         "mixed_precision": mixed_precision,
     }
+    preferred = entry.recipe.get("backend")
+    if preferred and preferred != keras.backend.backend() and verbose:
+        print(
+            f"note: the recipe of {name} was tuned for time on the {preferred} backend; "
+            f"this run uses {keras.backend.backend()} (KERAS_BACKEND or --backend {preferred} "
+            "to match it).",
+            file=sys.stderr,
+        )
     if command is None:
         sets = " ".join(f"--set {key}={value}" for key, value in overrides.items())
         command = f"python cli.py train {name} --seed {seed} {sets}".strip()
@@ -380,7 +417,7 @@ def train_run(
             {"name": name, "training": settings, "overrides": overrides, "command": command},
         )
         if mixed_precision:
-            keras.mixed_precision.set_global_policy("mixed_float16")
+            keras.mixed_precision.set_global_policy(f"mixed_{mixed_precision}")
         try:
             estimator.fit(data.X_train, data.y_train)
         finally:

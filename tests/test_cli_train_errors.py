@@ -151,3 +151,11 @@ def test_sha256_must_be_64_hex_digits(monkeypatch, tmp_path, shipped_url, sha):
     local = pathlib.Path(url[len("file://") :])
     with pytest.raises(zoo.WeightsError, match="sha256 must be 64 hexadecimal digits"):
         zoo.get(ENTRY, weights=local, sha256=sha)
+
+
+def test_mixed_precision_takes_bfloat16_or_float16(capsys, tmp_path):
+    code, err = run_cli(capsys, "train", ENTRY, "--mixed-precision", "int8", "--out", tmp_path)
+    assert code == 2 and "--mixed-precision" in err and "'int8'" in err
+    with pytest.raises(ValueError, match=r"mixed_precision must be False.*Received: mixed_preci"):
+        training.train_run(ENTRY, epochs=1, out=tmp_path, verbose=0, mixed_precision="fp8")
+    assert list(tmp_path.iterdir()) == []

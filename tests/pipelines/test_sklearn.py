@@ -194,6 +194,19 @@ def test_regressor_predicts_in_target_units():
     assert abs(reg.predict(data.X_test).mean() - data.y_train.mean()) < 40
 
 
+def test_warmup_cosine_rises_for_5_percent_of_the_steps_then_decays(small_tabular):
+    X, y = small_tabular  # 120 rows, batch 10: 12 steps an epoch, 120 in 10 epochs
+    clf = ZooClassifier(
+        "mlp-breast-cancer", lr_schedule="warmup_cosine", learning_rate=0.01, epochs=10
+    )
+    clf.set_params(batch_size=10).fit(X, y)
+    schedule = clf.model_.optimizer._learning_rate
+    rates = [float(schedule(step)) for step in (0, 3, 6, 63, 120)]
+    assert rates[0] == 0.0 and rates[1] == pytest.approx(0.005)  # warm-up: 6 steps
+    assert rates[2] == pytest.approx(0.01) and rates[3] == pytest.approx(0.005, rel=0.02)
+    assert rates[4] == pytest.approx(0.0, abs=1e-9)
+
+
 def test_lr_schedule_constant_overrides_the_recipe(digits):
     clf = ZooClassifier("cnn-fashion-mnist", lr_schedule="constant", epochs=1, batch_size=16)
     clf.fit(np.zeros((16, 28, 28), "float32"), np.arange(16) % 2)

@@ -1,6 +1,7 @@
 """Training runs and publishing, in process (the CLI tests run the same code as a user)."""
 
 import json
+import pathlib
 
 import keras
 import pytest
@@ -22,11 +23,11 @@ def shipped_dir(monkeypatch, tmp_path):
 
 def test_mixed_precision_run_is_published_in_float32(tmp_path, shipped_dir, breast_cancer):
     summary = train_run(
-        "mlp-breast-cancer", epochs=2, out=tmp_path / "runs", verbose=0, mixed_precision=True
+        "mlp-breast-cancer", epochs=2, out=tmp_path / "runs", verbose=0, mixed_precision="bfloat16"
     )
     assert keras.mixed_precision.global_policy().name == "float32"  # restored
     config = json.loads((tmp_path / "runs").glob("*/config.json").__next__().read_text())
-    assert config["training"]["mixed_precision"] is True
+    assert config["training"]["mixed_precision"] == "bfloat16"
     row = publish_run(summary["run_dir"])
     assert row["file"] == f"mlp-breast-cancer.{row['sha256'][:12]}.weights.h5"
     assert row["sha256"] == weights.sha256_of(shipped_dir / row["file"])
@@ -41,3 +42,17 @@ def test_unknown_override_is_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="has no argument widht"):
         train_run("mlp-diabetes", out=tmp_path, overrides={"widht": 3})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_recipe_without_validation_trains_on_the_whole_split(monkeypatch, tmp_path):
+    entry = zoo.get_entry("mlp-breast-cancer")
+    monkeypatch.setitem(entry.recipe, "validation_split", 0.0)
+    summary = train_run("mlp-breast-cancer", epochs=2, out=tmp_path, verbose=0)
+    run_dir = pathlib.Path(summary["run_dir"])
+    assert summary["config"]["training"]["validation_split"] == 0.0
+    header = (run_dir / "history.csv").read_text().splitlines()[0].split(",")
+    assert "val_loss" not in header and "epoch_seconds" in header
+    # No validation loss to choose by: the best checkpoint is the latest weights.
+    best = (run_dir / "best.weights.h5").read_bytes()
+    assert best == (run_dir / "final.weights.h5").read_bytes()
+    assert summary["metrics"]["best"] == summary["metrics"]["final"]
