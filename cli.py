@@ -242,7 +242,9 @@ def command_train(args):
         limit=args.limit,
     )
     if args.ray:
-        run_dir = distributed.train_on_ray(args.ray, args.workers or 2, settings, out=args.out)
+        run_dir = distributed.train_on_ray(
+            args.ray, args.workers or 2, {"name": args.name, **settings}, out=args.out
+        )
         summary = {
             "run_dir": str(run_dir),
             "metrics": json.loads((run_dir / "metrics.json").read_text()),

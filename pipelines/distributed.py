@@ -522,8 +522,10 @@ def train_on_ray(address, workers, train_kwargs, out, num_cpus=None):
     process. ADDRESS "local" starts a Ray on this machine (`num_cpus`, default `workers`).
     """
     import ray
-    from ray.train import RunConfig, ScalingConfig
-    from ray.train.data_parallel_trainer import DataParallelTrainer
+    from ray.train import RunConfig, ScalingConfig, TrainingFailedError
+
+    # Ray 2.60 runs Ray Train v2; its generic trainer runs a function on every worker.
+    from ray.train.v2.api.data_parallel_trainer import DataParallelTrainer
 
     local = address == "local"
     init_ray(address, num_cpus=(num_cpus or workers) if local else None)
@@ -536,16 +538,10 @@ def train_on_ray(address, workers, train_kwargs, out, num_cpus=None):
             scaling_config=ScalingConfig(num_workers=workers, resources_per_worker={"CPU": 1}),
             run_config=RunConfig(storage_path=storage, name="zoo-train"),
         )
-        result = trainer.fit()
-        if result.error is not None:
-            raise DistributedError(f"the Ray run failed: {result.error}")
+        trainer.fit()
         returned = ray.get(rendezvous.get.remote("run"))
-    except ray.exceptions.RayError as error:
+    except (TrainingFailedError, ray.exceptions.RayError) as error:
         raise DistributedError(f"the Ray run failed: {error}") from None
-    except Exception as error:  # Ray Train wraps worker errors in its own types
-        if type(error).__module__.startswith("ray."):
-            raise DistributedError(f"the Ray run failed: {error}") from None
-        raise
     finally:
         ray.kill(rendezvous)
         import shutil
