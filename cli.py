@@ -257,7 +257,7 @@ def command_train(args):
             distribution = distributed.initialize(
                 args.coordinator, args.num_processes, args.process_id
             )
-        elif os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        elif args.resume is None and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
             distribution = distributed.mirrored_strategy(args.gpus or "auto")
         summary = train_run(
             args.name,
