@@ -449,19 +449,21 @@ def init_ray(address="local", num_cpus=None):
     root = str(pathlib.Path(__file__).resolve().parent.parent)
     if ray.is_initialized():
         return
+    # The workers use this process's Keras backend (Ray Train's workers switch to JAX).
+    env_vars = {"KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow")}
     if address == "local":
-        pythonpath = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
-        runtime_env = {"env_vars": {"PYTHONPATH": pythonpath}}
+        env_vars["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
         ray.init(
             num_cpus=num_cpus,
             include_dashboard=False,
-            runtime_env=runtime_env,
+            runtime_env={"env_vars": env_vars},
             _node_ip_address=LOOPBACK,
             log_to_driver=False,
         )
     else:
         excludes = [".venv", ".git", "runs", "exports", "*.egg-info"]
-        ray.init(address=address, runtime_env={"working_dir": root, "excludes": excludes})
+        runtime_env = {"working_dir": root, "excludes": excludes, "env_vars": env_vars}
+        ray.init(address=address, runtime_env=runtime_env)
 
 
 def _rendezvous_class():
