@@ -33,11 +33,13 @@ import contextlib
 import io
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import warnings
 
@@ -367,7 +369,7 @@ def run_local_processes(cli_args, num_processes, echo=sys.stdout):
     port), KERAS_BACKEND=jax and JAX_COORDINATOR_BIND_ADDRESS=127.0.0.1:PORT. Process 0's
     output is echoed as it comes; every process logs to a temporary file. When one fails,
     the others are stopped and `DistributedError` names its rank, exit code and last log
-    lines; Ctrl-C stops them all. Returns after all have exited with 0.
+    lines; Ctrl-C or SIGTERM stops them all. Returns after all have exited with 0.
     """
     port = free_port()
     coordinator = f"{LOOPBACK}:{port}"
@@ -377,8 +379,25 @@ def run_local_processes(cli_args, num_processes, echo=sys.stdout):
         "JAX_COORDINATOR_BIND_ADDRESS": coordinator,
         "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu"),
     }
-    cli = str(pathlib.Path(__file__).resolve().parent.parent / "cli.py")
     processes = []
+    # SIGTERM (a scheduler, `kill`) stops the processes too, as Ctrl-C does (signal
+    # handlers can only be set in the main thread).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGTERM, _exit_on_signal) if main_thread else None
+    try:
+        _run_and_watch(cli_args, num_processes, coordinator, env, processes, echo)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous_handler)
+        _stop(processes)
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _run_and_watch(cli_args, num_processes, coordinator, env, processes, echo):
+    cli = str(pathlib.Path(__file__).resolve().parent.parent / "cli.py")
     with tempfile.TemporaryDirectory(prefix="zoo-processes-") as logs:
         log_paths = [pathlib.Path(logs) / f"process-{rank}.log" for rank in range(num_processes)]
         try:

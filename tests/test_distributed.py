@@ -125,6 +125,34 @@ def test_a_failing_process_is_named_with_its_log(tmp_path):
 
 
 @pytest.mark.slow
+def test_sigterm_stops_every_local_process(tmp_path):
+    import time
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, str(ROOT / "cli.py"), "train", "cnn-digits", "--backend", "jax"]
+    command += ["--local-processes", "2", "--epochs", "200", "--quiet", "--out", str(tmp_path)]
+    parent = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    children_file = pathlib.Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+    try:
+        deadline = time.monotonic() + 120
+        children = []
+        while len(children) < 2 and time.monotonic() < deadline and parent.poll() is None:
+            time.sleep(0.5)
+            children = [int(pid) for pid in children_file.read_text().split()]
+        assert len(children) == 2
+        time.sleep(2)
+        parent.terminate()
+        assert parent.wait(timeout=60) == 128 + 15
+    finally:
+        parent.kill()
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # stopped and reaped by the parent
+
+
+@pytest.mark.slow
 def test_grid_search_on_ray_finds_the_local_best_params(breast_cancer):
     import joblib
     import ray
