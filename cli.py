@@ -6,6 +6,7 @@ Thin on purpose: it parses, calls `zoo`, `datasets` and `pipelines`, and prints.
     python cli.py info cnn-digits
     python cli.py train cnn-digits --epochs 30 --set dropout=0.4 --publish
     python cli.py train cnn-digits --resume runs/cnn-digits-20261129-101500
+    python cli.py train mlp-breast-cancer --local-processes 2       # data-parallel, JAX
     python cli.py publish runs/cnn-digits-20261129-101500
     python cli.py evaluate cnn-digits
     python cli.py predict cnn-fashion-mnist shoe.png batch.npy
@@ -119,6 +120,20 @@ def build_parser():
         "the default without a value); weights stay float32",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--limit", type=positive_int, metavar="N", help="train on the first N training samples"
+    )
+    scale = train.add_argument_group("distributed training (README: Distributed training)")
+    scale.add_argument("--num-processes", type=positive_int, metavar="N", help="JAX job size")
+    scale.add_argument("--process-id", type=int, metavar="I", help="this process, 0..N-1")
+    scale.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    scale.add_argument(
+        "--local-processes", type=positive_int, metavar="N", help="N processes on this machine"
+    )
+    scale.add_argument("--ray", metavar="ADDRESS", help="a Ray cluster, or 'local'")
+    scale.add_argument("--workers", type=positive_int, help="Ray workers (default 2)")
+    scale.add_argument("--gpus", choices=("all",), help="TensorFlow MirroredStrategy")
+    scale.add_argument("--recorded-command", help=argparse.SUPPRESS)
 
     publish = add("publish", "ship the best weights of a finished run (zoo/weights)")
     publish.add_argument("run_dir")
@@ -191,28 +206,97 @@ def command_info(args):
 
 
 def command_train(args):
-    from pipelines.training import train_run
-    from zoo.weights import weights_dir
+    from pipelines import distributed
 
+    backend = os.environ.get("KERAS_BACKEND")
+    distributed.check_options(
+        backend,
+        num_processes=args.num_processes,
+        process_id=args.process_id,
+        coordinator=args.coordinator,
+        local_processes=args.local_processes,
+        ray=args.ray,
+        workers=args.workers,
+        gpus=args.gpus,
+    )
     if args.resume is None:
         writable_dir(args.out, "--out")
-    summary = train_run(
-        args.name,
+    elif args.num_processes or args.local_processes or args.ray or args.gpus:
+        raise ValueError(
+            "--resume continues a one-process run; a distributed run cannot be resumed. "
+            f"Received: --resume {args.resume} with distribution options"
+        )
+    command = args.recorded_command or "python cli.py " + shlex.join(sys.argv[1:])
+    if args.local_processes:
+        argv = strip_option(sys.argv[1:], "--local-processes")
+        distributed.run_local_processes(
+            [*argv, "--recorded-command", command], args.local_processes
+        )
+        return
+    if args.num_processes or args.ray:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+    from pipelines.training import publish_run, train_run
+    from zoo.weights import weights_dir
+
+    settings = dict(
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
-        out=args.out,
         overrides=parse_set(args.set),
-        publish=args.publish,
         mixed_precision=args.mixed_precision,
         verbose=0 if args.quiet else 1,
-        command="python cli.py " + shlex.join(sys.argv[1:]),
-        resume=args.resume,
+        command=command,
+        limit=args.limit,
     )
+    if args.ray:
+        run_dir = distributed.train_on_ray(
+            args.ray, args.workers or 2, {"name": args.name, **settings}, out=args.out
+        )
+        summary = {
+            "run_dir": str(run_dir),
+            "metrics": json.loads((run_dir / "metrics.json").read_text()),
+        }
+        if args.publish:
+            summary["published"] = publish_run(run_dir)
+    else:
+        distribution = None
+        if args.num_processes:
+            distribution = distributed.initialize(
+                args.coordinator, args.num_processes, args.process_id
+            )
+        elif args.resume is None and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+            distribution = distributed.mirrored_strategy(args.gpus or "auto")
+        summary = train_run(
+            args.name,
+            out=args.out,
+            publish=args.publish,
+            resume=args.resume,
+            distribution=distribution,
+            **settings,
+        )
+    if summary["run_dir"] is None:
+        print(
+            f"process {args.process_id} of {args.num_processes}: trained; process 0 writes "
+            "the run directory"
+        )
+        return
     print(f"run directory: {summary['run_dir']}")
     print(f"test metrics (best checkpoint): {json.dumps(summary['metrics']['best'])}")
     if "published" in summary:
         print(f"published {weights_dir() / summary['published']['file']}")
+
+
+def strip_option(argv, option):
+    """argv without `option VALUE` (or `option=VALUE`)."""
+    kept, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == option:
+            skip = True
+        elif not token.startswith(option + "="):
+            kept.append(token)
+    return kept
 
 
 def command_publish(args):
@@ -460,6 +544,7 @@ def expected_errors():
     """The errors that mean a user mistake: printed as one line, never as a traceback."""
     import datasets
     import zoo
+    from pipelines.distributed import DistributedError
     from pipelines.export import ExportError
 
     return (
@@ -471,6 +556,7 @@ def expected_errors():
         PermissionError,
         NotADirectoryError,
         IsADirectoryError,
+        DistributedError,
     )
 
 

@@ -18,7 +18,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 import zoo
-from pipelines import checks, data
+from pipelines import checks, data, distributed
 
 MODEL_PREFIX = "model__"
 LR_SCHEDULES = ("constant", "cosine", "warmup_cosine")
@@ -79,6 +79,11 @@ class ZooEstimator(BaseEstimator):
         warm_start: when fitted already, `fit` continues training the same model.
         pretrained: start from the entry's shipped weights instead of a random init.
         verbose: Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+        distribution: None (one device), a `keras.distribution.DataParallel` (JAX backend;
+            over several processes made with `auto_shard_dataset=False`: each process feeds
+            its part of every global batch, see `pipelines.distributed`) or a
+            `tf.distribute.MirroredStrategy` (TensorFlow backend, the GPUs of one machine).
+            `batch_size` is the global batch; it must be a multiple of the number of devices.
         **model_params: builder arguments prefixed with `model__`, e.g. `model__dropout=0.5`.
 
     Like every scikit-learn estimator, `__init__` only stores its arguments; they are
@@ -108,6 +113,7 @@ class ZooEstimator(BaseEstimator):
         warm_start=False,
         pretrained=False,
         verbose=0,
+        distribution=None,
         **model_params,
     ):
         self.model = model
@@ -123,6 +129,7 @@ class ZooEstimator(BaseEstimator):
         self.warm_start = warm_start
         self.pretrained = pretrained
         self.verbose = verbose
+        self.distribution = distribution
         self._unexpected_params = {}
         for key, value in model_params.items():
             if key.startswith(MODEL_PREFIX):
@@ -194,6 +201,8 @@ class ZooEstimator(BaseEstimator):
                 f"Received: validation_split={split!r}"
             )
         checks.check_class_weight(self.class_weight)
+        distributed.check_distribution(self.distribution)
+        distributed.check_batch_size(self.distribution, self._setting("batch_size"))
         if not isinstance(self.random_state, (np.random.RandomState, np.random.Generator)):
             checks.derive_seed(self.random_state)  # validates; a generator is drawn from in fit
         for flag in ("warm_start", "pretrained"):
@@ -348,7 +357,7 @@ class ZooEstimator(BaseEstimator):
         """
         self._check_params()
         seed = checks.derive_seed(self.random_state)
-        with checks.local_random_state(seed):
+        with checks.local_random_state(seed), distributed.scope(self.distribution):
             self._seed = seed
             continuing = self.warm_start and hasattr(self, "model_")
             if isinstance(X, tf.data.Dataset):
@@ -385,8 +394,8 @@ class ZooEstimator(BaseEstimator):
         """
         callbacks = [*(self.callbacks or []), _ReplayShuffles(train)]
         history = model.fit(
-            train,
-            validation_data=validation,
+            distributed.local_part(train, self.distribution),
+            validation_data=distributed.local_part(validation, self.distribution),
             epochs=self._setting("epochs"),
             callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles

@@ -117,6 +117,7 @@ class ZooMultiTask(MultiOutputMixin, ZooEstimator):
         warm_start=False,
         pretrained=False,
         verbose=0,
+        distribution=None,
         **model_params,
     ):
         super().__init__(
@@ -132,6 +133,7 @@ class ZooMultiTask(MultiOutputMixin, ZooEstimator):
             warm_start=warm_start,
             pretrained=pretrained,
             verbose=verbose,
+            distribution=distribution,
             **model_params,
         )
         self.loss_weights = loss_weights

@@ -101,6 +101,7 @@ class ZooRetriever(ZooEstimator):
         warm_start=False,
         pretrained=False,
         verbose=0,
+        distribution=None,
         **model_params,
     ):
         super().__init__(
@@ -116,6 +117,7 @@ class ZooRetriever(ZooEstimator):
             warm_start=warm_start,
             pretrained=pretrained,
             verbose=verbose,
+            distribution=distribution,
             **model_params,
         )
         self.temperature = temperature

@@ -35,6 +35,7 @@ Example:
     run["metrics"]["best"]["accuracy"]
 """
 
+import dataclasses
 import datetime
 import io
 import json
@@ -55,7 +56,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import datasets  # noqa: E402
 import zoo  # noqa: E402
-from pipelines import checks, evaluation  # noqa: E402
+from pipelines import checks, distributed, evaluation  # noqa: E402
 from pipelines.classification import ZooClassifier  # noqa: E402
 from pipelines.multitask import ZooMultiTask  # noqa: E402
 from pipelines.regression import ZooRegressor  # noqa: E402
@@ -324,6 +325,8 @@ def train_run(
     verbose=1,
     command=None,
     resume=None,
+    distribution=None,
+    limit=None,
 ):
     """Trains entry `name` on its dataset and writes a run directory; returns a summary.
 
@@ -344,6 +347,11 @@ def train_run(
         command: the command line to record (defaults to the equivalent CLI command).
         resume: the directory of a killed run of `name` to continue (its recorded settings
             are used; `out` is ignored).
+        distribution: a data-parallel distribution (see `pipelines.distributed`); in a
+            multi-process run only process 0 writes the run directory (and publishes), the
+            others train the same model and return {"run_dir": None, "process_id": i}.
+        limit: train on the first `limit` samples of the training split only (quick checks
+            and benchmarks; the test split stays whole).
     """
     entry = zoo.get_entry(name)
     overrides = dict(overrides or {})
@@ -354,6 +362,11 @@ def train_run(
     if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool)):
         raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
     mixed_precision = check_mixed_precision(mixed_precision)
+    if resume is not None and distribution is not None:
+        raise ValueError(
+            "resume continues a one-process run; a distributed run cannot be resumed. "
+            "Received: resume with a distribution"
+        )
     if resume is not None:
         given = {
             "epochs": epochs,
@@ -368,6 +381,8 @@ def train_run(
         command = recorded_command or command
     seed = 0 if seed is None else int(seed)
     data = datasets.load(entry.dataset)
+    if limit is not None:
+        data = _first_samples(data, checks.check_positive_int("limit", limit))
     recorder_dir = pathlib.Path(resume) if resume is not None else None
     callbacks = []  # the run's callbacks, added once the run directory exists
     estimator = estimator_for(
@@ -378,6 +393,7 @@ def train_run(
         validation_split=entry.recipe.get("validation_split", VALIDATION_SPLIT),
         callbacks=callbacks,
         verbose=verbose,
+        distribution=distribution,
         **{f"model__{key}": value for key, value in overrides.items()},
     )
     settings = {
@@ -398,6 +414,16 @@ def train_run(
             "to match it).",
             file=sys.stderr,
         )
+    if limit is not None:
+        settings["limit"] = limit
+    scratch = None
+    if distribution is not None:
+        settings["distribution"] = distributed.describe(distribution)
+        if distributed.process_index() != 0:
+            # The other processes run the same steps and callbacks (their saves take part
+            # in the same collectives as process 0's) into a directory removed at the end.
+            scratch = tempfile.mkdtemp(prefix="zoo-process-")
+            out, publish = scratch, False
     if command is None:
         sets = " ".join(f"--set {key}={value}" for key, value in overrides.items())
         command = f"python cli.py train {name} --seed {seed} {sets}".strip()
@@ -428,6 +454,11 @@ def train_run(
         if recorder_dir is None and not (run_dir / BACKUP).exists():
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping or resuming
         raise
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if scratch is not None:
+        return {"run_dir": None, "process_id": distributed.process_index()}
     estimator.history_ = recorder.history
     # Score the weights as `zoo.get` loads them: in a fresh float32 model.
     model = entry.build(**estimator.model_config_)
@@ -456,6 +487,17 @@ def train_run(
     if publish:
         summary["published"] = publish_run(run_dir)
     return summary
+
+
+def _first_samples(data, limit):
+    """`data` with only the first `limit` samples of its training split."""
+
+    def first(values):
+        if isinstance(values, dict):
+            return {key: value[:limit] for key, value in values.items()}
+        return values[:limit]
+
+    return dataclasses.replace(data, X_train=first(data.X_train), y_train=first(data.y_train))
 
 
 def publish_run(run_dir):
