@@ -1,4 +1,4 @@
-"""Command line of the zoo: list, info, train, evaluate, predict, export, serve.
+"""Command line of the zoo: list, info, prepare, train, evaluate, predict, export, serve.
 
 Thin on purpose: it parses, calls `zoo`, `datasets` and `pipelines`, and prints.
 
@@ -6,6 +6,8 @@ Thin on purpose: it parses, calls `zoo`, `datasets` and `pipelines`, and prints.
     python cli.py info cnn-digits
     python cli.py train cnn-digits --epochs 30 --set dropout=0.4 --publish
     python cli.py train cnn-digits --resume runs/cnn-digits-20261129-101500
+    python cli.py prepare fashion_mnist
+    python cli.py train cnn-fashion-mnist --data ~/.cache/keras-zoo/shards/fashion_mnist
     python cli.py publish runs/cnn-digits-20261129-101500
     python cli.py evaluate cnn-digits
     python cli.py predict cnn-fashion-mnist shoe.png batch.npy
@@ -112,6 +114,21 @@ def build_parser():
     train.add_argument("--publish", action="store_true", help="ship the weights (zoo/weights)")
     train.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--data", metavar="DIR", help="stream from a shard directory written by `prepare`"
+    )
+
+    prepare = add("prepare", "write a dataset as sharded TFRecord files (streamed training)")
+    prepare.add_argument("name", help="a dataset name or a zoo entry (its dataset)")
+    prepare.add_argument("--out", help="shard directory (default: $ZOO_HOME/shards/DATASET)")
+    prepare.add_argument("--shards", type=positive_int, help="train shards (default ~32 MiB each)")
+    prepare.add_argument("--seed", type=int, default=0, help="validation split seed (default 0)")
+    prepare.add_argument(
+        "--validation-split", type=float, default=0.1, help="held out of train (default 0.1)"
+    )
+    prepare.add_argument(
+        "--repeat", type=positive_int, default=1, help="write the train split N times over"
+    )
 
     publish = add("publish", "ship the best weights of a finished run (zoo/weights)")
     publish.add_argument("run_dir")
@@ -201,11 +218,34 @@ def command_train(args):
         verbose=0 if args.quiet else 1,
         command="python cli.py " + shlex.join(sys.argv[1:]),
         resume=args.resume,
+        data_dir=args.data,
     )
     print(f"run directory: {summary['run_dir']}")
     print(f"test metrics (best checkpoint): {json.dumps(summary['metrics']['best'])}")
     if "published" in summary:
         print(f"published {weights_dir() / summary['published']['file']}")
+
+
+def command_prepare(args):
+    from pipelines import shards
+
+    result = shards.prepare(
+        args.name,
+        out=args.out,
+        num_shards=args.shards,
+        seed=args.seed,
+        validation_split=args.validation_split,
+        repeat=args.repeat,
+    )
+    manifest = result["manifest"]
+    state = "written" if result["created"] else "already there, verified (sha256), unchanged"
+    print(f"shards: {result['directory']} ({state})")
+    for split, entry in manifest["splits"].items():
+        size = sum(shard["bytes"] for shard in entry["shards"])
+        print(
+            f"  {split}: {entry['count']:,} samples in {len(entry['shards'])} shards, "
+            f"{size / 2**20:.1f} MiB"
+        )
 
 
 def command_publish(args):
@@ -440,6 +480,7 @@ def command_serve(args):
 COMMANDS = {
     "list": command_list,
     "info": command_info,
+    "prepare": command_prepare,
     "train": command_train,
     "publish": command_publish,
     "evaluate": command_evaluate,

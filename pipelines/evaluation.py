@@ -95,6 +95,22 @@ def evaluate(model, dataset, split="test"):
     return regression_metrics(y, output)
 
 
+def evaluate_batches(model, task, batches):
+    """Metrics of a classification or regression `model` on a stream of (x, y) batches.
+
+    The batches are read once (e.g. `pipelines.shards.open_shards(DIR).dataset("test")`);
+    only the outputs and targets are kept.
+    """
+    outputs, targets = [], []
+    for x, y in batches:
+        outputs.append(np.asarray(model.predict_on_batch(x)))
+        targets.append(np.asarray(y).reshape(-1))
+    output, y_true = np.concatenate(outputs), np.concatenate(targets)
+    if task == "classification":
+        return classification_metrics(y_true, output)
+    return regression_metrics(y_true, output)
+
+
 HEADLINE_METRIC = {
     "classification": "accuracy",
     "regression": "r2",
