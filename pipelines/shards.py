@@ -464,8 +464,8 @@ class Shards:
                 e is not None and e != a for e, a in zip(expected, shape)
             ):
                 raise ValueError(
-                    f"{what}: the shards in {self.directory} hold input {name!r} of sample "
-                    f"shape {shape}; the model takes {data._shape_text(expected)}."
+                    f"{what}: the shards in {self.directory} hold samples of shape {shape} "
+                    f"for the model's input {name!r}, which takes {data._shape_text(expected)}."
                 )
 
     def _parse(self, records):
@@ -495,6 +495,10 @@ class Shards:
                 `shuffle_buffer` samples), differently in every epoch, seeded by `seed`.
             seed: the shuffle seed.
 
+        Unshuffled, the samples come in their stored order (the order `prepare` wrote, so
+        predictions line up with the split's targets); shuffled, `cycle_length` shard files
+        are read at once, interleaved, in parallel.
+
         x is a float32 tensor (shards of one input) or a dict keyed by input name; y holds
         class ids (int64) or float32 targets. The count of the split is asserted: a shard
         that holds fewer or more records than the manifest says fails the pipeline.
@@ -509,7 +513,8 @@ class Shards:
             )
         records = file_names.interleave(
             tf.data.TFRecordDataset,
-            cycle_length=max(1, min(len(files), self.cycle_length)),
+            # Unshuffled: one file after the other, the stored order (predictions align).
+            cycle_length=max(1, min(len(files), self.cycle_length)) if shuffle else 1,
             block_length=1,
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,

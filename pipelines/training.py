@@ -294,7 +294,7 @@ def _open_training_shards(data_dir):
     """The shard directory `train_run` streams from, verified, with the splits it needs."""
     from pipelines import shards
 
-    source = shards.open_shards(data_dir, what="data_dir")
+    source = shards.open_shards(data_dir, what="data_dir (--data)")
     missing = [split for split in ("train", "validation", "test") if split not in source.splits]
     if missing or source.validation_fraction != VALIDATION_SPLIT:
         raise ValueError(
