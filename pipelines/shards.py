@@ -59,7 +59,7 @@ FORMAT = "keras-zoo-shards"
 VERSION = 1
 MANIFEST = "manifest.json"
 SPLITS = ("train", "validation", "test")
-SHARD_BYTES = 32 * 2**20  # default size of a training shard
+SHARD_BYTES = 16 * 2**20  # default size of a training shard
 DEFAULT_SHUFFLE_BUFFER = 10_000
 DEFAULT_CYCLE_LENGTH = 4
 PREPARE = "python cli.py prepare NAME"
@@ -148,7 +148,7 @@ def write_shards(
             index the samples of x and y to write, in order (it may repeat samples).
         classes: the label values the class ids stand for (classification), else None.
         class_names: human-readable names of the classes, else None.
-        num_shards: shards of the train split (default: about 32 MiB each); the other splits
+        num_shards: shards of the train split (default: about 16 MiB each); the other splits
             get shards in proportion to their size.
         validation: how the validation split was made (recorded in the manifest).
         source: the dataset's description (provenance), recorded in the manifest.
@@ -220,7 +220,7 @@ def prepare(name, out=None, num_shards=None, seed=0, validation_split=0.1, repea
     Args:
         name: a `datasets.load` name ("fashion_mnist") or a zoo entry ("cnn-fashion-mnist").
         out: the shard directory (default: `default_directory(...)` in the cache).
-        num_shards: shards of the train split (default: about 32 MiB each).
+        num_shards: shards of the train split (default: about 16 MiB each).
         seed: seed of the validation split (train_run's default seed is 0).
         validation_split: fraction of the training split held out (0: none).
         repeat: write the train split this many times over (to measure streaming on data
