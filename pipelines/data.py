@@ -6,10 +6,15 @@ inside a graph. `make_dataset` then builds the one input pipeline every estimato
 predicts through: slices -> shuffle (seeded) -> batch -> prefetch. tf.data runs on the CPU
 whatever backend Keras uses, and Keras feeds its batches to TensorFlow, JAX or PyTorch.
 
+Input larger than memory is streamed: `open_source` turns a shard directory
+(`pipelines.shards`, written by `python cli.py prepare NAME`) or an image folder
+(`image_folder`: DIR/CLASS_NAME/*.png) into `Streams`, the pipelines `fit` trains on.
+
 Example:
 
     x = as_input_dict(X, model)                  # {"image": float32 (n, 28, 28)}
     dataset = make_dataset(x, y, batch_size=128, shuffle=True, seed=0)
+    folder = image_folder("photos")              # classes from the folder names
 """
 
 import dataclasses

@@ -13,6 +13,11 @@ and checkpointing), evaluates the best checkpoint on the test split, and writes 
       final.weights.h5     after the last epoch
       backup.npz           the whole training state after the last finished epoch (resume)
 
+With `data_dir` (`python cli.py train NAME --data DIR`) the run streams its data from a
+shard directory written by `python cli.py prepare NAME` (`pipelines.shards`) instead of
+loading the dataset: the train shards train, the validation shards (the same 10% split, made
+when the shards were written) validate, the test shards are scored.
+
 Every file is written under a temporary name, flushed and renamed into place
 (`zoo.weights.atomic_path`), so a run killed at any moment leaves whole files only; the
 next run (or resume) removes the temporary files of killed writers. A killed run continues
