@@ -233,8 +233,19 @@ def prepare(name, out=None, num_shards=None, seed=0, validation_split=0.1, repea
     import datasets
 
     if name not in datasets.list_datasets():
-        entry = zoo.get_entry(name)  # an unknown name: an error with the closest names
-        name = entry.dataset
+        if name not in zoo.list_models():
+            import difflib
+
+            known = datasets.list_datasets() + zoo.list_models()
+            close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.4)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise ValueError(
+                f"name must be a dataset ({', '.join(datasets.list_datasets())}) or a zoo "
+                f"entry. Received: {name!r}.{hint}"
+            )
+        name = zoo.get_entry(name).dataset
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
     checks.check_positive_int("repeat", repeat)
     if num_shards is not None:
         checks.check_positive_int("num_shards", num_shards)
