@@ -71,6 +71,19 @@ def test_prepare_again_is_a_verified_no_op_and_other_settings_are_refused(breast
         shards.prepare("breast_cancer", out=breast_shards, seed=5)
 
 
+def test_prepare_refuses_unknown_names_and_bad_settings(tmp_path, load_dataset):
+    with pytest.raises(ValueError, match=r"Received: 'fashion_mnst'. Did you mean: fashion_mnist"):
+        shards.prepare("fashion_mnst", out=tmp_path / "x")
+    with pytest.raises(ValueError, match=r"validation_split must be 0 or in \(0, 1\)"):
+        shards.prepare("digits", out=tmp_path / "x", validation_split=1.5)
+    with pytest.raises(ValueError, match="repeat must be a positive integer"):
+        shards.prepare("digits", out=tmp_path / "x", repeat=0)
+    load_dataset("fashion_mnist_multitask")  # installed (the fixture names the package)
+    with pytest.raises(ValueError, match=r"prepare writes datasets of one target per sample"):
+        shards.prepare("multitask-fashion", out=tmp_path / "x")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_failed_prepare_leaves_nothing_behind(tmp_path, monkeypatch):
     def fail(directory, split, *args):
         if split == "validation":
