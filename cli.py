@@ -243,7 +243,8 @@ def command_prepare(args):
     for split, entry in manifest["splits"].items():
         size = sum(shard["bytes"] for shard in entry["shards"])
         print(
-            f"  {split}: {entry['count']:,} samples in {len(entry['shards'])} shards, "
+            f"  {split}: {entry['count']:,} samples in {len(entry['shards'])} "
+            f"shard{'s' if len(entry['shards']) > 1 else ''}, "
             f"{size / 2**20:.1f} MiB"
         )
 
