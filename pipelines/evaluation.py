@@ -98,14 +98,12 @@ def evaluate(model, dataset, split="test"):
 def evaluate_batches(model, task, batches):
     """Metrics of a classification or regression `model` on a stream of (x, y) batches.
 
-    The batches are read once (e.g. `pipelines.shards.open_shards(DIR).dataset("test")`);
-    only the outputs and targets are kept.
+    The batches (e.g. `pipelines.shards.open_shards(DIR).dataset("test")`, which keeps its
+    order) are read twice, once for the outputs (`model.predict`) and once for the targets;
+    only those are kept.
     """
-    outputs, targets = [], []
-    for x, y in batches:
-        outputs.append(np.asarray(model.predict_on_batch(x)))
-        targets.append(np.asarray(y).reshape(-1))
-    output, y_true = np.concatenate(outputs), np.concatenate(targets)
+    output = np.asarray(model.predict(batches.map(lambda x, y: x), verbose=0))
+    y_true = np.concatenate([np.reshape(y, -1) for y in batches.map(lambda x, y: y)])
     if task == "classification":
         return classification_metrics(y_true, output)
     return regression_metrics(y_true, output)
