@@ -1,4 +1,4 @@
-"""Command line of the zoo: list, info, train, evaluate, predict, export, serve.
+"""Command line of the zoo: list, info, prepare, train, evaluate, predict, export, serve.
 
 Thin on purpose: it parses, calls `zoo`, `datasets` and `pipelines`, and prints.
 
@@ -7,6 +7,8 @@ Thin on purpose: it parses, calls `zoo`, `datasets` and `pipelines`, and prints.
     python cli.py train cnn-digits --epochs 30 --set dropout=0.4 --publish
     python cli.py train cnn-digits --resume runs/cnn-digits-20261129-101500
     python cli.py train mlp-breast-cancer --local-processes 2       # data-parallel, JAX
+    python cli.py prepare fashion_mnist
+    python cli.py train cnn-fashion-mnist --data ~/.cache/keras-zoo/shards/fashion_mnist
     python cli.py publish runs/cnn-digits-20261129-101500
     python cli.py evaluate cnn-digits
     python cli.py predict cnn-fashion-mnist shoe.png batch.npy
@@ -134,6 +136,21 @@ def build_parser():
     scale.add_argument("--workers", type=positive_int, help="Ray workers (default 2)")
     scale.add_argument("--gpus", choices=("all",), help="TensorFlow MirroredStrategy")
     scale.add_argument("--recorded-command", help=argparse.SUPPRESS)
+    train.add_argument(
+        "--data", metavar="DIR", help="stream from a shard directory written by `prepare`"
+    )
+
+    prepare = add("prepare", "write a dataset as sharded TFRecord files (streamed training)")
+    prepare.add_argument("name", help="a dataset name or a zoo entry (its dataset)")
+    prepare.add_argument("--out", help="shard directory (default: $ZOO_HOME/shards/DATASET)")
+    prepare.add_argument("--shards", type=positive_int, help="train shards (default ~32 MiB each)")
+    prepare.add_argument("--seed", type=int, default=0, help="validation split seed (default 0)")
+    prepare.add_argument(
+        "--validation-split", type=float, default=0.1, help="held out of train (default 0.1)"
+    )
+    prepare.add_argument(
+        "--repeat", type=positive_int, default=1, help="write the train split N times over"
+    )
 
     publish = add("publish", "ship the best weights of a finished run (zoo/weights)")
     publish.add_argument("run_dir")
@@ -247,6 +264,7 @@ def command_train(args):
         verbose=0 if args.quiet else 1,
         command=command,
         limit=args.limit,
+        data_dir=args.data,
     )
     if args.ray:
         run_dir = distributed.train_on_ray(
@@ -297,6 +315,29 @@ def strip_option(argv, option):
         elif not token.startswith(option + "="):
             kept.append(token)
     return kept
+
+
+def command_prepare(args):
+    from pipelines import shards
+
+    result = shards.prepare(
+        args.name,
+        out=args.out,
+        num_shards=args.shards,
+        seed=args.seed,
+        validation_split=args.validation_split,
+        repeat=args.repeat,
+    )
+    manifest = result["manifest"]
+    state = "written" if result["created"] else "already there, verified (sha256), unchanged"
+    print(f"shards: {result['directory']} ({state})")
+    for split, entry in manifest["splits"].items():
+        size = sum(shard["bytes"] for shard in entry["shards"])
+        print(
+            f"  {split}: {entry['count']:,} samples in {len(entry['shards'])} "
+            f"shard{'s' if len(entry['shards']) > 1 else ''}, "
+            f"{size / 2**20:.1f} MiB"
+        )
 
 
 def command_publish(args):
@@ -531,6 +572,7 @@ def command_serve(args):
 COMMANDS = {
     "list": command_list,
     "info": command_info,
+    "prepare": command_prepare,
     "train": command_train,
     "publish": command_publish,
     "evaluate": command_evaluate,

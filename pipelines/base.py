@@ -7,6 +7,7 @@ prefix (`ZooClassifier("cnn-digits", model__dropout=0.5)`), so `clone`, `GridSea
 on whichever backend Keras runs.
 """
 
+import os
 import pathlib
 import tempfile
 
@@ -344,8 +345,11 @@ class ZooEstimator(BaseEstimator):
 
         Args:
             X: array or DataFrame (one-input models; n-D arrays for image models), dict of
-                arrays keyed by input name, or a finite `tf.data.Dataset` of (x, y) elements
-                (batched or not). Sparse input is refused.
+                arrays keyed by input name, a finite `tf.data.Dataset` of (x, y) elements
+                (batched or not), or data larger than memory, streamed: a shard directory
+                (`python cli.py prepare NAME`, `pipelines.shards`) or an image folder
+                (DIR/CLASS_NAME/*.png, `pipelines.data.image_folder`), as a path or as the
+                opened object. Sparse input is refused.
             y: targets (None when X is a dataset).
             validation_data: (X_val, y_val) evaluated after every epoch (a dataset of
                 (x, y) when X is a dataset).
@@ -360,7 +364,11 @@ class ZooEstimator(BaseEstimator):
         with checks.local_random_state(seed), distributed.scope(self.distribution):
             self._seed = seed
             continuing = self.warm_start and hasattr(self, "model_")
-            if isinstance(X, tf.data.Dataset):
+            if data.is_source(X):
+                train, validation = self._datasets_from_source(
+                    X, y, validation_data, continuing, sample_weight
+                )
+            elif isinstance(X, tf.data.Dataset):
                 if y is not None:
                     raise ValueError(
                         "When X is a tf.data.Dataset, y must be None: the dataset yields it."
@@ -468,6 +476,64 @@ class ZooEstimator(BaseEstimator):
             validation = data.prepare_user_dataset(validation_data, self.model_, batch_size)
         return train, validation
 
+    def _source_targets(self, source):
+        """Sets fitted state from a streamed input's classes (`source.classes`)."""
+        raise ValueError(
+            f"{type(self).__name__}.fit takes arrays; shard directories and image folders "
+            "are read by ZooClassifier and ZooRegressor."
+        )
+
+    def _stream_weights(self, streams):
+        """Per-class weights (a float32 array by class id) for streamed input, or None."""
+        return None
+
+    def _datasets_from_source(self, X, y, validation_data, continuing, sample_weight):
+        """Streams a shard directory or an image folder: nothing is read into memory.
+
+        The classes and counts come from the source (the shard manifest, the folder names),
+        so no extra pass over the data is made; the `Normalization` layers adapt on a stream.
+        """
+        if y is not None:
+            raise ValueError(
+                "When X is a shard directory or an image folder, y must be None: the labels "
+                f"come from it. Received: y of type {type(y).__name__}"
+            )
+        if sample_weight is not None:
+            raise ValueError(
+                "sample_weight applies to array input; a shard directory or an image folder "
+                "cannot take it. Received: sample_weight with X="
+                f"{str(getattr(X, 'directory', X))!r}"
+            )
+        source = data.open_source(X, "X")
+        if not continuing:
+            self._source_targets(source)
+            self.model_ = self._build_model(self._task_overrides())
+        batch_size = self._setting("batch_size")
+        streams = source.streams(self.model_, batch_size, self._seed, self.validation_split)
+        if not continuing:
+            if not self.pretrained:
+                x = {tensor.name: streams.x for tensor in self.model_.inputs}
+                if len(x) > 1:
+                    x = {name: streams.x.map(lambda v, n=name: v[n]) for name in x}
+                adapt_normalizers(self.model_, x, streams.y)
+            self._compile(self.model_, steps_per_epoch=-(-streams.count // batch_size))
+        train = streams.train
+        weights = self._stream_weights(streams)
+        if weights is not None:
+            table = tf.constant(weights, tf.float32)
+            train = train.map(lambda x, y: (x, y, tf.gather(table, tf.cast(y, tf.int32))))
+        validation = streams.validation
+        if validation_data is not None:
+            check_finite_dataset(validation_data, "validation_data")
+            if not isinstance(validation_data, tf.data.Dataset):
+                raise ValueError(
+                    "With a shard directory or an image folder as X, validation_data must be "
+                    "a tf.data.Dataset of (x, y). Received: "
+                    f"{type(validation_data).__name__}"
+                )
+            validation = data.prepare_user_dataset(validation_data, self.model_, batch_size)
+        return train, validation
+
     def _split_validation(self, x, y, weights):
         """Holds out `validation_split` of the samples (seeded; stratified for classes)."""
         if not self.validation_split:
@@ -488,7 +554,16 @@ class ZooEstimator(BaseEstimator):
         """Runs the fitted model on X and returns its raw output."""
         check_is_fitted(self, "model_")
         batch_size = self._setting("batch_size")
-        if isinstance(X, tf.data.Dataset):
+        if isinstance(X, (str, os.PathLike, data.ImageFolder)):
+            folder = data.open_source(X, "X")
+            if not isinstance(folder, data.ImageFolder):
+                raise ValueError(
+                    f"X is a shard directory ({folder.directory}), which holds several splits: "
+                    "predict on one of them, e.g. "
+                    "pipelines.shards.open_shards(DIR).dataset('test')."
+                )
+            dataset = folder.predict_dataset(self.model_, max(batch_size, 256))
+        elif isinstance(X, tf.data.Dataset):
             dataset = data.prepare_user_dataset(X, self.model_, batch_size)
             dataset = dataset.map(lambda *parts: parts[0])
         else:
@@ -581,9 +656,12 @@ def adapt_normalizers(model, x, y):
             targets = y.get(layer.name) if isinstance(y, dict) else y
             if targets is None:
                 continue
+            if isinstance(targets, tf.data.Dataset):  # streamed input: adapt on the stream
+                layer.adapt(targets.map(lambda t: tf.reshape(tf.cast(t, "float32"), (-1, 1))))
+                continue
             layer.adapt(np.asarray(targets, "float32").reshape(len(targets), -1))
         elif getattr(layer.input, "name", None) in x:
-            layer.adapt(x[layer.input.name])
+            layer.adapt(x[layer.input.name])  # an array, or a tf.data.Dataset (streamed)
 
 
 def model_to_bytes(model):

@@ -57,6 +57,32 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
             )
         self.classes_ = np.arange(int(targets.max()) + 1)
 
+    def _source_targets(self, source):
+        classes = source.classes
+        if classes is None:
+            raise ValueError(
+                f"ZooClassifier needs class labels; X={str(source.directory)!r} holds "
+                "real-valued targets (a regression dataset)."
+            )
+        if len(classes) < 2:
+            raise ValueError(
+                f"A classifier needs at least 2 classes; X={str(source.directory)!r} has "
+                f"{len(classes)}: {classes.tolist()}."
+            )
+        self.classes_ = np.asarray(classes)
+
+    def _stream_weights(self, streams):
+        if self.class_weight is None:
+            return None
+        counts = np.asarray(streams.label_counts, dtype="float64")
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            # scikit-learn's "balanced": n_samples / (n_classes * count), from the counts.
+            present = counts > 0
+            weights = np.zeros_like(counts)
+            weights[present] = counts.sum() / (present.sum() * counts[present])
+            return weights.astype("float32")
+        return self._sample_weights(np.arange(len(self.classes_)))
+
     def _sample_weights(self, y):
         if self.class_weight is None:
             return None

@@ -95,6 +95,20 @@ def evaluate(model, dataset, split="test"):
     return regression_metrics(y, output)
 
 
+def evaluate_batches(model, task, batches):
+    """Metrics of a classification or regression `model` on a stream of (x, y) batches.
+
+    The batches (e.g. `pipelines.shards.open_shards(DIR).dataset("test")`, which keeps its
+    order) are read twice, once for the outputs (`model.predict`) and once for the targets;
+    only those are kept.
+    """
+    output = np.asarray(model.predict(batches.map(lambda x, y: x), verbose=0))
+    y_true = np.concatenate([np.reshape(y, -1) for y in batches.map(lambda x, y: y)])
+    if task == "classification":
+        return classification_metrics(y_true, output)
+    return regression_metrics(y_true, output)
+
+
 HEADLINE_METRIC = {
     "classification": "accuracy",
     "regression": "r2",

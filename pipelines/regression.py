@@ -41,6 +41,13 @@ class ZooRegressor(RegressorMixin, ZooEstimator):
     def _dataset_targets(self, targets):
         data.as_array(targets, "y")
 
+    def _source_targets(self, source):
+        if getattr(source, "classes", None) is not None:
+            raise ValueError(
+                f"ZooRegressor needs real-valued targets; X={str(source.directory)!r} holds "
+                f"class labels {source.classes[:10].tolist()} (a classification dataset)."
+            )
+
     def predict(self, X):
         """Returns one prediction per sample (1-D)."""
         output = np.asarray(self._predict_raw(X))

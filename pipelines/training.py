@@ -15,6 +15,11 @@ test split, and writes a directory:
       final.weights.h5     after the last epoch
       backup.npz           the whole training state after the last finished epoch (resume)
 
+With `data_dir` (`python cli.py train NAME --data DIR`) the run streams its data from a
+shard directory written by `python cli.py prepare NAME` (`pipelines.shards`) instead of
+loading the dataset: the train shards train, the validation shards (the same 10% split, made
+when the shards were written) validate, the test shards are scored.
+
 Every file is written under a temporary name, flushed and renamed into place
 (`zoo.weights.atomic_path`), so a run killed at any moment leaves whole files only; the
 next run (or resume) removes the temporary files of killed writers. A killed run continues
@@ -296,6 +301,7 @@ def _resumed_settings(name, run_dir, given):
         "seed": config["training"]["seed"],
         "overrides": config.get("overrides", {}),
         "mixed_precision": check_mixed_precision(config["training"]["mixed_precision"]),
+        "data_dir": config.get("data_dir"),
     }
     for key, value in given.items():
         if value not in (None, {}, False) and value != recorded[key]:
@@ -313,6 +319,22 @@ def _read_json(path):
         raise ValueError(f"Cannot read {path}: {error}") from None
 
 
+def _open_training_shards(data_dir):
+    """The shard directory `train_run` streams from, verified, with the splits it needs."""
+    from pipelines import shards
+
+    source = shards.open_shards(data_dir, what="data_dir (--data)")
+    missing = [split for split in ("train", "validation", "test") if split not in source.splits]
+    if missing or source.validation_fraction != VALIDATION_SPLIT:
+        raise ValueError(
+            f"data_dir must hold train, validation and test shards with a {VALIDATION_SPLIT:g} "
+            f"validation split (`python cli.py prepare NAME`, the default). Received: "
+            f"{str(data_dir)!r} with the splits {list(source.splits)}, validation fraction "
+            f"{source.validation_fraction}."
+        )
+    return source
+
+
 def train_run(
     name,
     epochs=None,
@@ -327,6 +349,7 @@ def train_run(
     resume=None,
     distribution=None,
     limit=None,
+    data_dir=None,
 ):
     """Trains entry `name` on its dataset and writes a run directory; returns a summary.
 
@@ -352,6 +375,10 @@ def train_run(
             others train the same model and return {"run_dir": None, "process_id": i}.
         limit: train on the first `limit` samples of the training split only (quick checks
             and benchmarks; the test split stays whole).
+        data_dir: a shard directory (`python cli.py prepare NAME`) to stream the data from
+            instead of loading the dataset into memory: training on its train split,
+            validation on its validation split (it must have been written with the 10% of
+            `VALIDATION_SPLIT`), test metrics on its test split.
     """
     entry = zoo.get_entry(name)
     overrides = dict(overrides or {})
@@ -374,15 +401,27 @@ def train_run(
             "seed": seed,
             "overrides": overrides,
             "mixed_precision": mixed_precision,
+            "data_dir": None if data_dir is None else str(data_dir),
         }
         recorded, recorded_command = _resumed_settings(name, resume, given)
+        data_dir = recorded["data_dir"]
         epochs, batch_size, seed = recorded["epochs"], recorded["batch_size"], recorded["seed"]
         overrides, mixed_precision = recorded["overrides"], recorded["mixed_precision"]
         command = recorded_command or command
     seed = 0 if seed is None else int(seed)
-    data = datasets.load(entry.dataset)
-    if limit is not None:
-        data = _first_samples(data, checks.check_positive_int("limit", limit))
+    if data_dir is not None and limit is not None:
+        raise ValueError(
+            "limit takes the first samples of a dataset loaded into memory; a shard directory "
+            f"streams whole splits. Received: limit={limit!r} with data_dir={str(data_dir)!r}"
+        )
+    source = None
+    if data_dir is not None:
+        source = _open_training_shards(data_dir)
+        data = None
+    else:
+        data = datasets.load(entry.dataset)
+        if limit is not None:
+            data = _first_samples(data, checks.check_positive_int("limit", limit))
     recorder_dir = pathlib.Path(resume) if resume is not None else None
     callbacks = []  # the run's callbacks, added once the run directory exists
     estimator = estimator_for(
@@ -427,6 +466,8 @@ def train_run(
     if command is None:
         sets = " ".join(f"--set {key}={value}" for key, value in overrides.items())
         command = f"python cli.py train {name} --seed {seed} {sets}".strip()
+        if data_dir is not None:
+            command += f" --data {data_dir}"
 
     if recorder_dir is None:
         run_dir = _new_run_dir(out, name)
@@ -440,12 +481,21 @@ def train_run(
         # What a resume needs, before the first epoch.
         _write_json(
             run_dir / "config.json",
-            {"name": name, "training": settings, "overrides": overrides, "command": command},
+            {
+                "name": name,
+                "training": settings,
+                "overrides": overrides,
+                "command": command,
+                "data_dir": None if data_dir is None else str(data_dir),
+            },
         )
         if mixed_precision:
             keras.mixed_precision.set_global_policy(f"mixed_{mixed_precision}")
         try:
-            estimator.fit(data.X_train, data.y_train)
+            if source is not None:
+                estimator.fit(source)
+            else:
+                estimator.fit(data.X_train, data.y_train)
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
         with zoo.weights.atomic_path(run_dir / "final.weights.h5") as tmp:
@@ -463,20 +513,31 @@ def train_run(
     # Score the weights as `zoo.get` loads them: in a fresh float32 model.
     model = entry.build(**estimator.model_config_)
     model.load_weights(run_dir / "final.weights.h5")
-    final_metrics = evaluation.evaluate(model, data)
-    model.load_weights(run_dir / "best.weights.h5")
-    best_metrics = evaluation.evaluate(model, data)
+    if source is not None:
+        test = source.dataset("test")
+        final_metrics = evaluation.evaluate_batches(model, entry.task, test)
+        model.load_weights(run_dir / "best.weights.h5")
+        best_metrics = evaluation.evaluate_batches(model, entry.task, test)
+        description = {**(source.manifest.get("source") or {}), "shards": str(data_dir)}
+        description["validation"] = source.manifest.get("validation")
+        class_names = source.class_names
+    else:
+        final_metrics = evaluation.evaluate(model, data)
+        model.load_weights(run_dir / "best.weights.h5")
+        best_metrics = evaluation.evaluate(model, data)
+        description, class_names = data.describe(), data.class_names
 
     config = {
         "name": name,
         "model_config": estimator.model_config_,
         "training": settings,
         "overrides": overrides,
-        "dataset": data.describe(),
-        "class_names": data.class_names,
+        "dataset": description,
+        "class_names": class_names,
         "versions": software_versions(),
         "date": datetime.date.today().isoformat(),
         "command": command,
+        "data_dir": None if data_dir is None else str(data_dir),
     }
     _write_json(run_dir / "config.json", config)
     metrics = {"split": "test", "best": best_metrics, "final": final_metrics}
