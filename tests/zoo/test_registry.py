@@ -10,7 +10,7 @@ FIRST_ENTRIES = ["cnn-digits", "cnn-fashion-mnist", "mlp-breast-cancer", "mlp-di
 
 def test_list_models_with_fnmatch_patterns():
     assert set(FIRST_ENTRIES) <= set(zoo.list_models())
-    assert zoo.list_models("cnn-*") == ["cnn-digits", "cnn-fashion-mnist"]
+    assert zoo.list_models("cnn-*") == ["cnn-digits", "cnn-fashion-mnist", "cnn-fashion-mnist-fast"]
     assert zoo.list_models("*diabetes") == ["mlp-diabetes"]
     assert zoo.list_models("nothing-*") == []
 

@@ -10,7 +10,7 @@ from keras import layers, regularizers
 from zoo.registry import register
 
 
-def conv_block(x, filters, convolutions, l2, name):
+def conv_block(x, filters, convolutions, l2, name, bn_momentum=0.99):
     """`convolutions` x (Conv2D 3x3 -> BatchNorm -> ReLU), then 2x2 max pooling."""
     for index in range(convolutions):
         x = layers.Conv2D(
@@ -21,7 +21,7 @@ def conv_block(x, filters, convolutions, l2, name):
             kernel_regularizer=regularizers.L2(l2),
             name=f"{name}_conv{index + 1}",
         )(x)
-        x = layers.BatchNormalization(name=f"{name}_bn{index + 1}")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn{index + 1}")(x)
         x = layers.ReLU(name=f"{name}_relu{index + 1}")(x)
     return layers.MaxPooling2D(2, name=f"{name}_pool")(x)
 
@@ -46,7 +46,7 @@ def classifier_head(x, num_classes, dense_units, dropout, l2):
     return layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
 
 
-def fashion_trunk(image, filters, l2, flip, translation):
+def fashion_trunk(image, filters, l2, flip, translation, bn_momentum=0.99):
     """Raw 28x28 pixels -> scaling, augmentation (training only) -> three conv blocks."""
     x = layers.Reshape((28, 28, 1), name="add_channel")(image)
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
@@ -56,9 +56,9 @@ def fashion_trunk(image, filters, l2, flip, translation):
         x = layers.RandomTranslation(
             translation, translation, fill_mode="constant", name="random_translation"
         )(x)
-    x = conv_block(x, filters, 1, l2, name="block1")
-    x = conv_block(x, filters * 2, 2, l2, name="block2")
-    return conv_block(x, filters * 4, 2, l2, name="block3")
+    x = conv_block(x, filters, 1, l2, name="block1", bn_momentum=bn_momentum)
+    x = conv_block(x, filters * 2, 2, l2, name="block2", bn_momentum=bn_momentum)
+    return conv_block(x, filters * 4, 2, l2, name="block3", bn_momentum=bn_momentum)
 
 
 @register(
@@ -154,7 +154,9 @@ def cnn_fashion_mnist_fast(num_classes=10, filters=16, dense_units=256, dropout=
     16/32/64 filters instead of 32/64/128: a quarter of the arithmetic of an epoch. Its recipe
     (`zoo.get_entry("cnn-fashion-mnist-fast").recipe`: 14 epochs, batch 128, Adam at 3e-3
     with a 5% warm-up then cosine decay) is short, so it drops what only pays over long
-    schedules: no random translation and no L2 penalty; horizontal flips stay. It trains on
+    schedules: no random translation and no L2 penalty; horizontal flips stay; BatchNorm
+    moving statistics use momentum 0.9 (Keras' 0.99 lags a few-hundred-step run: after 3
+    epochs on 12,000 images it scored 0.23 in inference mode, 0.84 in training mode). It trains on
     all 60,000 training images (no validation split: a fixed schedule needs no early
     stopping, and the 6,000 images add about 0.2 points of test accuracy). The measured
     times to 0.91 and 0.93 test accuracy are in bench/results-scale-2026-11-29.md.
@@ -172,6 +174,6 @@ def cnn_fashion_mnist_fast(num_classes=10, filters=16, dense_units=256, dropout=
         model.predict(np.zeros((1, 28, 28), "float32"))   # (1, 10) probabilities
     """
     image = keras.Input(shape=(28, 28), name="image")
-    x = fashion_trunk(image, filters, l2=0.0, flip=flip, translation=0.0)
+    x = fashion_trunk(image, filters, l2=0.0, flip=flip, translation=0.0, bn_momentum=0.9)
     probabilities = classifier_head(x, num_classes, dense_units, dropout, l2=0.0)
     return keras.Model(image, probabilities, name="cnn_fashion_mnist_fast")
