@@ -17,9 +17,9 @@ import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 import pytest
+from helpers import weights_arrays
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ENTRY = "mlp-breast-cancer"
@@ -64,17 +64,6 @@ def _kill_after(args, weights_dir, delay):
     stderr = process.stderr.read()
     assert process.returncode == 0, stderr[-3000:]
     return False
-
-
-def _weights_arrays(path):
-    arrays = {}
-    with h5py.File(path, "r") as file:
-        file.visititems(
-            lambda name, item: (
-                arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None
-            )
-        )
-    return arrays
 
 
 def _shipped_dir(tmp_path):
@@ -251,8 +240,8 @@ def test_resume_after_sigkill_ends_with_the_uninterrupted_weights(tmp_path, back
     _run(["train", ENTRY, "--resume", run_dir, "--quiet", "--backend", backend], weights_dir)
     _run([*train, "--out", tmp_path / "whole"], weights_dir)
     (whole,) = (tmp_path / "whole").iterdir()
-    resumed = _weights_arrays(run_dir / "final.weights.h5")
-    uninterrupted = _weights_arrays(whole / "final.weights.h5")
+    resumed = weights_arrays(run_dir / "final.weights.h5")
+    uninterrupted = weights_arrays(whole / "final.weights.h5")
     assert sorted(resumed) == sorted(uninterrupted) and resumed
     for key in resumed:
         np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)

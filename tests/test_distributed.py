@@ -12,10 +12,10 @@ import pathlib
 import subprocess
 import sys
 
-import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import weights_arrays
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUN = ("train", "mlp-breast-cancer", "--backend", "jax", "--epochs", "2", "--limit", "400")
@@ -37,17 +37,6 @@ def cli(*args, tmp=None):
         text=True,
         timeout=600,
     )
-
-
-def weights_of(path):
-    arrays = {}
-    with h5py.File(path, "r") as file:
-        file.visititems(
-            lambda name, item: (
-                arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None
-            )
-        )
-    return arrays
 
 
 def max_difference(first, second):
@@ -78,8 +67,8 @@ def test_two_local_processes_end_with_the_one_process_weights(tmp_path, one_proc
     assert f"run directory: {run_dir}" in result.stdout
     assert list((tmp_path / "tmp").iterdir()) == []  # logs and process 1's scratch removed
     difference = max_difference(
-        weights_of(run_dir / "final.weights.h5"),
-        weights_of(one_process_run / "final.weights.h5"),
+        weights_arrays(run_dir / "final.weights.h5"),
+        weights_arrays(one_process_run / "final.weights.h5"),
     )
     assert difference < 1e-5
     config = json.loads((run_dir / "config.json").read_text())
@@ -105,8 +94,8 @@ def test_two_ray_workers_end_with_the_one_process_weights(tmp_path, one_process_
     for name in ("config.json", "metrics.json", "history.csv", "best.weights.h5"):
         assert (run_dir / name).is_file()
     difference = max_difference(
-        weights_of(run_dir / "final.weights.h5"),
-        weights_of(one_process_run / "final.weights.h5"),
+        weights_arrays(run_dir / "final.weights.h5"),
+        weights_arrays(one_process_run / "final.weights.h5"),
     )
     assert difference < 1e-5
 
