@@ -60,7 +60,7 @@ def test_golden_files_cover_the_shipped_weights():
 
     manifest = zoo.weights.read_manifest()
     files = sorted((ROOT / "tests" / "golden").glob("*.npz"))
-    assert [path.stem for path in files] == sorted(manifest), REGENERATE
+    assert sorted(path.stem for path in files) == sorted(manifest), REGENERATE
     for path in files:
         with np.load(path) as golden:
             assert str(golden["sha256"]) == manifest[path.stem]["sha256"], REGENERATE
