@@ -548,7 +548,7 @@ class ZooEstimator(BaseEstimator):
         x_train = {name: array[train_idx] for name, array in x.items()}
         x_val = {name: array[val_idx] for name, array in x.items()}
         w_train = None if weights is None else weights[train_idx]
-        return x_train, _take(y, train_idx), w_train, (x_val, _take(y, val_idx))
+        return x_train, take(y, train_idx), w_train, (x_val, take(y, val_idx))
 
     def _predict_raw(self, X):
         """Runs the fitted model on X and returns its raw output."""
@@ -635,7 +635,7 @@ def read_dataset_targets(dataset, what):
     return np.concatenate(targets)
 
 
-def _take(values, index):
+def take(values, index):
     """values[index] for an array, or for each array of a dict (several outputs)."""
     if isinstance(values, dict):
         return {key: value[index] for key, value in values.items()}

@@ -48,6 +48,13 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def check_int(name, value):
+    """Raises unless `value` is an integer (bool refused); returns it as an int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer. Received: {name}={value!r}")
+    return int(value)
+
+
 def check_positive_int(name, value):
     """Raises unless `value` is an integer >= 1 (bool refused); returns it as an int."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:

@@ -244,8 +244,7 @@ def prepare(name, out=None, num_shards=None, seed=0, validation_split=0.1, repea
                 f"entry. Received: {name!r}.{hint}"
             )
         name = zoo.get_entry(name).dataset
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
+    checks.check_int("seed", seed)
     checks.check_positive_int("repeat", repeat)
     if num_shards is not None:
         checks.check_positive_int("num_shards", num_shards)

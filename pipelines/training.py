@@ -45,7 +45,6 @@ import datetime
 import io
 import json
 import math
-import numbers
 import pathlib
 import shutil
 import sys
@@ -62,6 +61,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import datasets  # noqa: E402
 import zoo  # noqa: E402
 from pipelines import checks, distributed, evaluation  # noqa: E402
+from pipelines.base import take  # noqa: E402
 from pipelines.classification import ZooClassifier  # noqa: E402
 from pipelines.multitask import ZooMultiTask  # noqa: E402
 from pipelines.regression import ZooRegressor  # noqa: E402
@@ -386,8 +386,8 @@ def train_run(
     for setting, value in (("epochs", epochs), ("batch_size", batch_size)):
         if value is not None:
             checks.check_positive_int(setting, value)
-    if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool)):
-        raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
+    if seed is not None:
+        checks.check_int("seed", seed)
     mixed_precision = check_mixed_precision(mixed_precision)
     if resume is not None and distribution is not None:
         raise ValueError(
@@ -552,13 +552,10 @@ def train_run(
 
 def _first_samples(data, limit):
     """`data` with only the first `limit` samples of its training split."""
-
-    def first(values):
-        if isinstance(values, dict):
-            return {key: value[:limit] for key, value in values.items()}
-        return values[:limit]
-
-    return dataclasses.replace(data, X_train=first(data.X_train), y_train=first(data.y_train))
+    first = slice(limit)
+    return dataclasses.replace(
+        data, X_train=take(data.X_train, first), y_train=take(data.y_train, first)
+    )
 
 
 def publish_run(run_dir):
