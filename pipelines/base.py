@@ -293,7 +293,15 @@ class ZooEstimator(BaseEstimator):
             loss=self._loss(),
             metrics=self._metrics(),
             loss_weights=self._loss_weights(),
+            steps_per_execution=self._steps_per_execution(),
         )
+
+    def _steps_per_execution(self):
+        """The recipe's batches per call of the compiled training step (fewer Python round
+        trips; callbacks still see every epoch); 1 on PyTorch, whose trainer takes no other."""
+        if keras.backend.backend() == "torch":
+            return 1
+        return self._entry().recipe.get("steps_per_execution", 1)
 
     # -- task hooks (ZooClassifier, ZooRegressor) ------------------------------------------
 

@@ -123,7 +123,9 @@ def register(name, *, task, dataset, topic, recipe=None, heads=None, embeddings=
         recipe: default training settings for pipelines and the CLI, e.g.
             `{"epochs": 30, "batch_size": 64, "learning_rate": 1e-3}`; "backend" names the
             Keras backend a recipe was tuned for (`train` notes a run on another one) and
-            "validation_split" the share `train` holds out (default 0.1; 0: none).
+            "validation_split" the share `train` holds out (default 0.1; 0: none);
+            "steps_per_execution" the batches per call of the compiled training step
+            (default 1; PyTorch takes 1 whatever the recipe says).
         heads: required for task "multitask": {output name: "classification" or
             "regression"}, the named heads of the model's dict output.
         embeddings: required for task "retrieval": the (query, key) output names, e.g.

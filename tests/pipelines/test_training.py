@@ -56,3 +56,20 @@ def test_a_recipe_without_validation_trains_on_the_whole_split(monkeypatch, tmp_
     best = (run_dir / "best.weights.h5").read_bytes()
     assert best == (run_dir / "final.weights.h5").read_bytes()
     assert summary["metrics"]["best"] == summary["metrics"]["final"]
+
+
+def test_recipe_steps_per_execution_changes_speed_not_the_result(monkeypatch, breast_cancer):
+    from pipelines import ZooClassifier
+
+    def fit():
+        clf = ZooClassifier("mlp-breast-cancer", epochs=2, batch_size=32, random_state=0)
+        return clf.fit(breast_cancer.X_train, breast_cancer.y_train).model_
+
+    plain = fit()
+    entry = zoo.get_entry("mlp-breast-cancer")
+    monkeypatch.setitem(entry.recipe, "steps_per_execution", 4)
+    grouped = fit()
+    expected = 1 if keras.backend.backend() == "torch" else 4  # PyTorch takes 1 only
+    assert (plain.steps_per_execution, grouped.steps_per_execution) == (1, expected)
+    for a, b in zip(plain.get_weights(), grouped.get_weights()):
+        assert abs(a - b).max() < 1e-6

@@ -9,6 +9,7 @@ from zoo.layers import (
     AttentionFusion,
     AttentionPooling,
     ConcatFusion,
+    FlipAveraged,
     GatedFusion,
     ModalityDropout,
     audio_encoder,
@@ -304,3 +305,29 @@ def test_save_and_load_keras_file(tmp_path):
     for key in expected:
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
     np.testing.assert_allclose(got["fusion_weights"].sum(axis=-1), 1.0, atol=1e-6)
+
+
+def test_flip_averaged_mirrors_only_in_inference():
+    core = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    averaged = FlipAveraged(core, name="probabilities")
+    x = _rng().normal(size=(2, 4, 5)).astype("float32")
+    once, mirror = core(x), core(x[:, :, ::-1])
+    once, mirror = keras.ops.convert_to_numpy(once), keras.ops.convert_to_numpy(mirror)
+    assert not np.allclose(once, mirror)  # the input is not symmetric: the mirror matters
+    inferred = keras.ops.convert_to_numpy(averaged(x))
+    np.testing.assert_allclose(inferred, (once + mirror) / 2, atol=1e-6)
+    trained = keras.ops.convert_to_numpy(averaged(x, training=True))
+    np.testing.assert_allclose(trained, once, atol=1e-6)
+
+
+def test_flip_averaged_round_trips_and_checks_its_axis(tmp_path):
+    image = keras.Input(shape=(4, 5), name="image")
+    core = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(3)])
+    model = keras.Model(image, FlipAveraged(core, name="probabilities")(image))
+    x = _rng().normal(size=(2, 4, 5)).astype("float32")
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    with pytest.raises(ValueError, match="axis must be a positive int.*Received: axis=0"):
+        FlipAveraged(core, axis=0)

@@ -1,6 +1,7 @@
 """Reusable multimodal layers: keras.layers and keras.ops only."""
 
 from zoo.layers.attention import AttentionPooling
+from zoo.layers.augment import FlipAveraged
 from zoo.layers.encoders import audio_encoder, image_cnn_encoder
 from zoo.layers.fusion import (
     FUSIONS,
@@ -16,6 +17,7 @@ __all__ = [
     "AttentionFusion",
     "AttentionPooling",
     "ConcatFusion",
+    "FlipAveraged",
     "GatedFusion",
     "ModalityDropout",
     "audio_encoder",

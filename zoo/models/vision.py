@@ -7,6 +7,7 @@ probabilities under the output name "probabilities".
 import keras
 from keras import layers, regularizers
 
+from zoo.layers import FlipAveraged
 from zoo.registry import register
 
 
@@ -139,22 +140,27 @@ def cnn_fashion_mnist(
     dataset="fashion_mnist",
     topic="image recognition on a time budget (a CNN and recipe tuned for time to accuracy)",
     recipe={
-        "epochs": 14,
+        "epochs": 12,
         "batch_size": 128,
         "learning_rate": 3e-3,
         "lr_schedule": "warmup_cosine",
         "validation_split": 0.0,
         "backend": "tensorflow",
+        "steps_per_execution": 16,
     },
 )
-def cnn_fashion_mnist_fast(num_classes=10, filters=16, dense_units=256, dropout=0.3, flip=True):
+def cnn_fashion_mnist_fast(
+    num_classes=10, filters=16, dense_units=256, dropout=0.15, flip=True, test_time_flip=True
+):
     """`cnn-fashion-mnist` at half the width, sized for time to accuracy on 2 CPU cores.
 
     The same layers as `cnn-fashion-mnist` (three conv blocks, BatchNorm, a dense head) with
     16/32/64 filters instead of 32/64/128: a quarter of the arithmetic of an epoch. Its recipe
-    (`zoo.get_entry("cnn-fashion-mnist-fast").recipe`: 14 epochs, batch 128, Adam at 3e-3
-    with a 5% warm-up then cosine decay) is short, so it drops what only pays over long
-    schedules: no random translation and no L2 penalty; horizontal flips stay; BatchNorm
+    (`zoo.get_entry("cnn-fashion-mnist-fast").recipe`: 12 epochs, batch 128, Adam at 3e-3
+    with a 5% warm-up then cosine decay, 16 batches per call of the compiled step) is short,
+    so it drops what only pays over long schedules: no random translation, no L2 penalty and
+    half the dropout (0.15); horizontal flips stay, in training and at test time (the mirror
+    image's probabilities are averaged in, +0.2-0.3 points for a second inference pass); BatchNorm
     moving statistics use momentum 0.9 (Keras' 0.99 lags a few-hundred-step run: after 3
     epochs on 12,000 images it scored 0.23 in inference mode, 0.84 in training mode). It trains on
     all 60,000 training images (no validation split: a fixed schedule needs no early
@@ -167,6 +173,9 @@ def cnn_fashion_mnist_fast(num_classes=10, filters=16, dense_units=256, dropout=
         dense_units: width of the hidden dense layer.
         dropout: dropout rate before and after the hidden dense layer.
         flip: whether to add a `RandomFlip("horizontal")` augmentation layer.
+        test_time_flip: whether inference averages the probabilities of the image and of its
+            mirror image (`zoo.layers.FlipAveraged` around the whole classifier: training
+            runs it once, inference twice; every export does the same).
 
     Example:
 
@@ -176,4 +185,9 @@ def cnn_fashion_mnist_fast(num_classes=10, filters=16, dense_units=256, dropout=
     image = keras.Input(shape=(28, 28), name="image")
     x = fashion_trunk(image, filters, l2=0.0, flip=flip, translation=0.0, bn_momentum=0.9)
     probabilities = classifier_head(x, num_classes, dense_units, dropout, l2=0.0)
+    if not test_time_flip:
+        return keras.Model(image, probabilities, name="cnn_fashion_mnist_fast")
+    classifier = keras.Model(image, probabilities, name="classifier")
+    image = keras.Input(shape=(28, 28), name="image")
+    probabilities = FlipAveraged(classifier, axis=2, name="probabilities")(image)
     return keras.Model(image, probabilities, name="cnn_fashion_mnist_fast")
