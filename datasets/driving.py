@@ -176,14 +176,17 @@ def random_policy(seed):
     return policy
 
 
-def _check_seeds(seeds):
+def check_seeds(seeds):
+    """The episode seeds as a list, or a ValueError naming what was received."""
+    expected = "seeds must be a non-empty sequence of non-negative integers"
+    if isinstance(seeds, (str, bytes, dict)) or not hasattr(seeds, "__iter__"):
+        raise ValueError(f"{expected}. Received: {seeds!r}")
     seeds = list(seeds)
-    if not seeds or not all(
+    valid = all(
         isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in seeds
-    ):
-        raise ValueError(
-            f"seeds must be a non-empty sequence of non-negative integers. Received: {seeds!r}"
-        )
+    )
+    if not seeds or not valid:
+        raise ValueError(f"{expected}. Received: {seeds!r}")
     return seeds
 
 
@@ -206,7 +209,7 @@ def rollout(policy, seeds, label=False):
         result = rollout(expert_policy, [0, 1], label=True)
         result["returns"], result["observations"].shape
     """
-    seeds = _check_seeds(seeds)
+    seeds = check_seeds(seeds)
     envs = [make_env() for _ in seeds]
     try:
         observations = [env.reset(seed=int(seed))[0] for env, seed in zip(envs, seeds)]

@@ -107,7 +107,7 @@ def driving_metrics(model, dataset, seeds=None):
         "random_collision_rate", "episodes", "accuracy", "f1_macro", "log_loss"}.
     """
     _check_model(model)
-    seeds = list(driving.TEST_SEEDS if seeds is None else driving._check_seeds(seeds))
+    seeds = list(driving.TEST_SEEDS if seeds is None else driving.check_seeds(seeds))
     if seeds == list(driving.TEST_SEEDS):
         expert = dataset.provenance["expert_test"]
     else:

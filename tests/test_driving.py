@@ -129,6 +129,8 @@ def test_bad_input_is_named(data):
         driving.rollout(driving.expert_policy, [])
     with pytest.raises(ValueError, match="seeds must be .* non-negative integers"):
         driving.rollout(driving.expert_policy, [-1])
+    with pytest.raises(ValueError, match="seeds must be a non-empty sequence.*Received: 5"):
+        driving.rollout(driving.expert_policy, 5)
     with pytest.raises(ValueError, match=r"actions must be in 0..4. Received: 7"):
         driving.rollout(lambda observations, envs: np.full(len(observations), 7), [1])
     with pytest.raises(ValueError, match="one action per observation"):
