@@ -356,7 +356,12 @@ def command_evaluate(args):
 
     model = zoo.get(args.name, weights=args.weights)
     data = datasets.load(zoo.get_entry(args.name).dataset)
-    print(json.dumps(evaluation.evaluate(model, data), indent=2))
+    metrics = evaluation.evaluate(model, data)
+    if data.task == "driving":  # issue 12: the other recipe (BC / DAgger) beside it
+        from pipelines.driving import other_recipes
+
+        metrics.update(other_recipes(args.name, data))
+    print(json.dumps(metrics, indent=2))
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")

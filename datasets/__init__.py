@@ -15,6 +15,7 @@ import difflib
 
 from datasets.av_mnist import load_av_mnist
 from datasets.base import Dataset, DatasetMissingError
+from datasets.driving import load_driving
 from datasets.fashion_mnist import load_fashion_mnist, load_fashion_mnist_multitask
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
 from datasets.speech_text import load_speech_text
@@ -27,6 +28,7 @@ LOADERS = {
     "breast_cancer": load_breast_cancer,
     "diabetes": load_diabetes,
     "digits": load_digits,
+    "driving": load_driving,
     "fashion_mnist": load_fashion_mnist,
     "fashion_mnist_multitask": load_fashion_mnist_multitask,
     "sp500_volume": load_sp500_volume,

@@ -83,6 +83,10 @@ def evaluate(model, dataset, split="test"):
     X, y = (
         (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
     )
+    if dataset.task == "driving":  # issue 12: closed-loop driving in the simulator
+        from pipelines.driving import driving_metrics
+
+        return driving_metrics(model, dataset)
     output = predict_arrays(model, X)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)

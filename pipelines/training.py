@@ -75,6 +75,10 @@ MONITOR = "val_loss"
 def estimator_for(name, **params):
     """The estimator of `name`'s task: ZooClassifier, ZooRegressor, ZooMultiTask or ZooRetriever."""
     task = zoo.get_entry(name).task
+    if zoo.get_entry(name).recipe.get("trainer") == "dagger":  # issue 12: drive-dagger
+        from pipelines.driving import DAggerClassifier
+
+        return DAggerClassifier(name, **params)
     estimators = {
         "classification": ZooClassifier,
         "regression": ZooRegressor,

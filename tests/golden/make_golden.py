@@ -41,6 +41,8 @@ def _normal_like_normalize(model, shape, rng):
     layer = model.get_layer("normalize")
     mean = np.asarray(layer.mean, "float64").reshape(-1)
     std = np.sqrt(np.asarray(layer.variance, "float64").reshape(-1))
+    if mean.size == int(np.prod(shape)) and len(shape) > 1:  # normalised per cell (driving)
+        mean, std = mean.reshape(shape), std.reshape(shape)
     return rng.normal(mean, std, (SAMPLES,) + tuple(shape))
 
 
@@ -63,7 +65,7 @@ def golden_inputs(name, model):
             x = rng.integers(2, vocabulary, (SAMPLES,) + shape)
             for row, length in enumerate(rng.integers(1, shape[0] + 1, SAMPLES)):
                 x[row, length:] = 0  # padding after the text
-        elif kind in ("features", "series"):
+        elif kind in ("features", "series", "observation"):
             x = _normal_like_normalize(model, shape, rng)
             if name == "mlp-breast-cancer":
                 x = np.abs(x)  # the breast cancer measurements are non-negative

@@ -12,6 +12,7 @@ def test_list_models_with_fnmatch_patterns():
     assert set(FIRST_ENTRIES) <= set(zoo.list_models())
     assert zoo.list_models("cnn-*") == ["cnn-digits", "cnn-fashion-mnist", "cnn-fashion-mnist-fast"]
     assert zoo.list_models("*diabetes") == ["mlp-diabetes"]
+    assert zoo.list_models("drive-*") == ["drive-bc", "drive-dagger"]
     assert zoo.list_models("nothing-*") == []
 
 
