@@ -356,7 +356,7 @@ def command_evaluate(args):
 
     model = zoo.get(args.name, weights=args.weights)
     data = datasets.load(zoo.get_entry(args.name).dataset)
-    print(json.dumps(evaluation.evaluate(model, data), indent=2))
+    print(json.dumps(evaluation.report(args.name, model, data), indent=2))
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")

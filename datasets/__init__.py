@@ -16,6 +16,7 @@ import difflib
 from datasets.av_mnist import load_av_mnist
 from datasets.base import Dataset, DatasetMissingError
 from datasets.fashion_mnist import load_fashion_mnist, load_fashion_mnist_multitask
+from datasets.graphs import load_drosophila, load_drosophila_ego, load_karate_club
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
 from datasets.speech_text import load_speech_text
 from datasets.timeseries import load_sp500_volume
@@ -26,9 +27,12 @@ LOADERS = {
     "av_mnist": load_av_mnist,
     "breast_cancer": load_breast_cancer,
     "diabetes": load_diabetes,
+    "drosophila": load_drosophila,
+    "drosophila_ego": load_drosophila_ego,
     "digits": load_digits,
     "fashion_mnist": load_fashion_mnist,
     "fashion_mnist_multitask": load_fashion_mnist_multitask,
+    "karate_club": load_karate_club,
     "sp500_volume": load_sp500_volume,
     "speech_text": load_speech_text,
 }

@@ -10,6 +10,7 @@ from zoo.layers.fusion import (
     ModalityDropout,
     fusion_layer,
 )
+from zoo.layers.graph import GraphConvolution, GraphPooling
 
 __all__ = [
     "FUSIONS",
@@ -17,6 +18,8 @@ __all__ = [
     "AttentionPooling",
     "ConcatFusion",
     "GatedFusion",
+    "GraphConvolution",
+    "GraphPooling",
     "ModalityDropout",
     "audio_encoder",
     "fusion_layer",
