@@ -356,7 +356,7 @@ def command_evaluate(args):
 
     model = zoo.get(args.name, weights=args.weights)
     data = datasets.load(zoo.get_entry(args.name).dataset)
-    metrics = evaluation.evaluate(model, data)
+    metrics = evaluation.report(args.name, model, data)
     if data.task == "driving":  # issue 12: the other recipe (BC / DAgger) beside it
         from pipelines.driving import other_recipes
 

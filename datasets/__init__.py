@@ -17,6 +17,7 @@ from datasets.av_mnist import load_av_mnist
 from datasets.base import Dataset, DatasetMissingError
 from datasets.driving import load_driving
 from datasets.fashion_mnist import load_fashion_mnist, load_fashion_mnist_multitask
+from datasets.graphs import load_drosophila, load_drosophila_ego, load_karate_club
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
 from datasets.speech_text import load_speech_text
 from datasets.timeseries import load_sp500_volume
@@ -27,10 +28,13 @@ LOADERS = {
     "av_mnist": load_av_mnist,
     "breast_cancer": load_breast_cancer,
     "diabetes": load_diabetes,
+    "drosophila": load_drosophila,
+    "drosophila_ego": load_drosophila_ego,
     "digits": load_digits,
     "driving": load_driving,
     "fashion_mnist": load_fashion_mnist,
     "fashion_mnist_multitask": load_fashion_mnist_multitask,
+    "karate_club": load_karate_club,
     "sp500_volume": load_sp500_volume,
     "speech_text": load_speech_text,
 }

@@ -41,6 +41,8 @@ ESTIMATOR_OF_TASK = {
     "regression": "ZooRegressor",
     "multitask": "ZooMultiTask",
     "retrieval": "ZooRetriever",
+    "node_classification": "pipelines.graph.ZooNodeClassifier",
+    "graph_classification": "pipelines.graph.ZooGraphClassifier",
 }
 
 

@@ -94,7 +94,11 @@ def evaluate(model, dataset, split="test"):
         from pipelines.retrieval import KEY, QUERY, retrieval_metrics
 
         return retrieval_metrics(output[QUERY], output[KEY], y)
-    if dataset.task == "classification":
+    if dataset.task == "node_classification":
+        from pipelines.graph import PROBABILITIES, node_metrics
+
+        return node_metrics(y, output[PROBABILITIES])
+    if dataset.task in ("classification", "graph_classification"):
         return classification_metrics(y, output)
     return regression_metrics(y, output)
 
@@ -118,4 +122,21 @@ HEADLINE_METRIC = {
     "regression": "r2",
     "multitask": "score",
     "retrieval": "recall_at_1",
+    "node_classification": "accuracy",
+    "graph_classification": "accuracy",
 }
+
+
+def report(name, model, dataset):
+    """What `python cli.py evaluate NAME` prints: `evaluate`, or the dataset's protocol.
+
+    A dataset whose provenance names a "protocol" (the graphs: seeded label draws, each a
+    training of a fresh model) is scored by it, with its baselines (`pipelines.graph`); one
+    with "baseline_metrics" (baselines scored on the same test split when it was loaded,
+    e.g. {"baseline_accuracy": ...}) gets them beside the model's metrics.
+    """
+    if "protocol" in dataset.provenance:
+        from pipelines.graph import run_protocol
+
+        return run_protocol(name, model, dataset)
+    return {**evaluate(model, dataset), **dataset.provenance.get("baseline_metrics", {})}

@@ -79,6 +79,10 @@ def estimator_for(name, **params):
         from pipelines.driving import DAggerClassifier
 
         return DAggerClassifier(name, **params)
+    if task in ("node_classification", "graph_classification"):
+        from pipelines import graph
+
+        return graph.ESTIMATORS[task](name, **params)
     estimators = {
         "classification": ZooClassifier,
         "regression": ZooRegressor,
@@ -113,10 +117,11 @@ def plot_learning_curve(history, task, path):
             for key in history
             if key.endswith(("_accuracy", "_mean_absolute_error")) and not key.startswith("val_")
         )
-    elif task == "retrieval":
-        metrics = []  # the contrastive loss is the only training curve
+    elif task in ("retrieval", "node_classification"):
+        metrics = []  # the contrastive loss / the loss on the labelled nodes only
     else:
-        metrics = [{"classification": "accuracy", "regression": "mean_absolute_error"}[task]]
+        headline = {"classification": "accuracy", "graph_classification": "accuracy"}
+        metrics = [headline.get(task, "mean_absolute_error")]
     keys = ["loss", *metrics]
     figure, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
     for axis, key in zip(axes[0], keys):
@@ -596,8 +601,11 @@ def publish_run(run_dir):
     zoo.weights.load_into(model, weights_path)
     exports_verified = []
     # Labels name the classes of a one-output classifier; a multitask entry's class names
-    # (a dict per head) stay in the manifest row.
+    # (a dict per head) and those of a model with several outputs (a node classifier's
+    # probabilities and embeddings) stay in the manifest row.
+    one_output = not isinstance(model.output, dict)
     labels = config["class_names"] if isinstance(config["class_names"], list) else None
+    labels = labels if one_output else None
     with tempfile.TemporaryDirectory() as directory:
         for format in ("saved_model", "onnx"):
             export_model(

@@ -19,7 +19,14 @@ import inspect
 import numbers
 from collections.abc import Callable
 
-TASKS = ("classification", "regression", "multitask", "retrieval")
+TASKS = (
+    "classification",
+    "regression",
+    "multitask",
+    "retrieval",
+    "node_classification",
+    "graph_classification",
+)
 HEAD_KINDS = ("classification", "regression")
 
 _ENTRIES = {}

@@ -46,11 +46,30 @@ def _normal_like_normalize(model, shape, rng):
     return rng.normal(mean, std, (SAMPLES,) + tuple(shape))
 
 
+GRAPH_INPUTS = ("node_features", "edge_index", "edge_weight", "node_mask")
+GRAPH_EDGES = 64  # edges per golden graph
+
+
+def _graph_input(kind, shape, inputs, rng):
+    """Random graphs: standard normal features, edges between real nodes, weights in [0.5, 3]."""
+    if kind == "node_features":
+        return rng.normal(0.0, 1.0, (SAMPLES,) + shape)
+    if kind == "node_mask":  # the first nodes are real, the rest padding
+        mask = np.zeros((SAMPLES,) + shape)
+        for row, count in enumerate(rng.integers(shape[0] // 2, shape[0] + 1, SAMPLES)):
+            mask[row, :count] = 1.0
+        return mask
+    if kind == "edge_index":
+        return rng.integers(0, inputs["node_features"].shape[1], (SAMPLES, GRAPH_EDGES, 2))
+    return rng.uniform(0.5, 3.0, (SAMPLES, GRAPH_EDGES))
+
+
 def golden_inputs(name, model):
     """{input name: array (SAMPLES, ...)}: a seeded input shaped and ranged like real data."""
     rng = np.random.default_rng(SEED)
     inputs = {}
-    for tensor in model.inputs:
+    # Graph inputs: node features first (the edges are drawn among its nodes).
+    for tensor in sorted(model.inputs, key=lambda tensor: tensor.name != "node_features"):
         shape = tuple(tensor.shape[1:])
         kind = tensor.name
         if kind == "image":
@@ -65,6 +84,8 @@ def golden_inputs(name, model):
             x = rng.integers(2, vocabulary, (SAMPLES,) + shape)
             for row, length in enumerate(rng.integers(1, shape[0] + 1, SAMPLES)):
                 x[row, length:] = 0  # padding after the text
+        elif kind in GRAPH_INPUTS:
+            x = _graph_input(kind, shape, inputs, rng)
         elif kind in ("features", "series", "observation"):
             x = _normal_like_normalize(model, shape, rng)
             if name == "mlp-breast-cancer":

@@ -11,6 +11,7 @@ from zoo.layers.fusion import (
     ModalityDropout,
     fusion_layer,
 )
+from zoo.layers.graph import GraphConvolution, GraphPooling
 
 __all__ = [
     "FUSIONS",
@@ -19,6 +20,8 @@ __all__ = [
     "ConcatFusion",
     "FlipAveraged",
     "GatedFusion",
+    "GraphConvolution",
+    "GraphPooling",
     "ModalityDropout",
     "audio_encoder",
     "fusion_layer",
