@@ -356,6 +356,14 @@ def command_evaluate(args):
 
     model = zoo.get(args.name, weights=args.weights)
     data = datasets.load(zoo.get_entry(args.name).dataset)
+    if data.task == "recommendation":  # MovieLens: the whole protocol (5 folds / ranking)
+        from pipelines.recommendation import protocol_metrics
+        from zoo.weights import read_manifest
+
+        row = read_manifest().get(args.name, {}) if args.weights == "pretrained" else {}
+        metrics = protocol_metrics(args.name, model, row.get("config"), row.get("training"))
+        print(json.dumps(metrics, indent=2))
+        return
     print(json.dumps(evaluation.evaluate(model, data), indent=2))
 
 

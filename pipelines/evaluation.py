@@ -83,6 +83,15 @@ def evaluate(model, dataset, split="test"):
     X, y = (
         (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
     )
+    if dataset.task == "recommendation":  # MovieLens: its protocols and baselines
+        from pipelines.recommendation import evaluate_split
+
+        if split != "test":
+            raise ValueError(
+                f"A MovieLens dataset is evaluated on its test split by its protocol. "
+                f"Received: split={split!r}"
+            )
+        return evaluate_split(model, dataset)
     output = predict_arrays(model, X)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)
