@@ -1,8 +1,9 @@
 """The recommendation protocols of MovieLens-100k: metrics, baselines, k-fold runs, top-k.
 
 The recommenders train through the spine's estimators (`estimator_for`: `ZooRegressor` for
-the rating models, `ZooRetriever` for the two-tower retriever); this module adds what their
-protocols need on top:
+the rating models; for the two-tower retriever `ZooTwoTower`, a `ZooRetriever` whose
+in-batch softmax is logQ-corrected with keras-rs and masks accidental hits); this module adds
+what their protocols need on top:
 
 * `evaluate_split(model, dataset)` (what `pipelines.evaluation.evaluate` returns for a
   `datasets.movielens` dataset, so `train`, `publish` and the manifest use it): the metrics of
@@ -26,7 +27,8 @@ import numpy as np
 
 import zoo
 from datasets import movielens
-from pipelines import checks, evaluation
+from pipelines import checks, data, evaluation
+from pipelines.retrieval import ZooRetriever
 
 RATING_BASELINES = ("global_mean", "user_mean", "item_mean", "user_knn", "item_knn")
 RANKING_BASELINES = ("popularity", "item_knn")
@@ -218,3 +220,215 @@ def protocol_metrics(name, model, config=None, training=None, verbose=0):
         "baseline": best,
         **{f"baseline_{name_}_rmse": value for name_, value in baselines.items()},
     }
+
+
+# -- two-tower retrieval ---------------------------------------------------------------------
+
+MASKED = -1e9  # the logit of an accidental hit (the user's own item again in the batch)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class InBatchLogits(keras.layers.Layer):
+    """In-batch softmax logits of a two-tower batch, logQ-corrected with keras-rs.
+
+    Inputs [item embeddings (b, d), user embeddings (b, d), item ids (b, 1)] -> (b, b)
+    logits: user i against every item of the batch, divided by `temperature`; the columns
+    that hold user i's own item again are masked (a popular item twice in a batch is no
+    negative: `MASKED` logit), and `keras_rs.layers.SamplingProbabilityCorrection` subtracts
+    log q(item), q = `item_probability[item id]` (the logQ correction: in-batch negatives are
+    drawn by popularity, so without it the model learns to push popular items down). The
+    probabilities are a constant of the layer, not a weight, so the training graph holds the
+    same weights as the zoo model (its weights file loads into the zoo model).
+
+    keras-rs 0.4.0's `RemoveAccidentalHits` is not used: it adds `duplicate *
+    SMALLEST_FLOAT` with SMALLEST_FLOAT = 1.2e-40 (a tiny positive number where a large
+    negative one is meant), so it leaves the logits unchanged (checked in
+    tests/test_recommendation.py).
+
+    Args:
+        temperature: float > 0.
+        item_probability: the sampling probability of each item id (a list, index = id).
+    """
+
+    def __init__(self, temperature=0.1, item_probability=None, **kwargs):
+        super().__init__(**kwargs)
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0. Received: temperature={temperature!r}")
+        if not item_probability:
+            raise ValueError(
+                "item_probability must list each item id's sampling probability. "
+                f"Received: item_probability={item_probability!r}"
+            )
+        self.temperature = float(temperature)
+        self.item_probability = [float(value) for value in item_probability]
+        import keras_rs
+
+        self.correction = keras_rs.layers.SamplingProbabilityCorrection()
+
+    def call(self, inputs):
+        items, users, item_ids = inputs
+        logits = keras.ops.matmul(users, keras.ops.transpose(items)) / self.temperature
+        batch = keras.ops.shape(logits)[0]
+        ids = keras.ops.reshape(keras.ops.cast(item_ids, "int32"), (-1,))
+        ids = keras.ops.clip(ids, 0, len(self.item_probability) - 1)
+        same_item = keras.ops.equal(ids[:, None], ids[None, :])
+        accidental = keras.ops.logical_and(
+            same_item, keras.ops.logical_not(keras.ops.eye(batch, dtype="bool"))
+        )
+        logits = keras.ops.where(accidental, MASKED, logits)
+        table = keras.ops.convert_to_tensor(np.asarray(self.item_probability, "float32"))
+        q = keras.ops.reshape(keras.ops.take(table, ids), (1, -1))
+        q = keras.ops.broadcast_to(keras.ops.cast(q, logits.dtype), keras.ops.shape(logits))
+        return self.correction(logits, q)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], input_shape[1][0])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "temperature": self.temperature,
+            "item_probability": list(self.item_probability),
+        }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+def in_batch_softmax_loss(y_true, y_pred):
+    """Softmax cross-entropy of each user row of (b, b) logits against its own item (the
+    diagonal); y_true is ignored."""
+    del y_true
+    y_pred = keras.ops.cast(y_pred, "float32")
+    labels = keras.ops.arange(keras.ops.shape(y_pred)[0])
+    return keras.ops.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)
+
+
+class ZooTwoTower(ZooRetriever):
+    """Trains a two-tower recommender on (user, item) interactions with in-batch negatives.
+
+    X is the dict of interaction rows ({"user_id", "user_features", "item_id",
+    "item_features"}); each row's item is the positive of its user, the batch's other items
+    the negatives (`InBatchLogits`: accidental hits removed, logQ-corrected by the items'
+    frequencies in X, kept in `item_probability_`). `transform` returns the embeddings and
+    "score"; `score(X)` is recall@1 of user -> item over the rows of X (the retriever's).
+    """
+
+    def _loss(self):
+        return in_batch_softmax_loss
+
+    def _trainer(self):
+        outputs = self.model_.output
+        query, key = self._embedding_names()
+        logits = InBatchLogits(
+            self._setting("temperature") or 0.1,
+            item_probability=self.item_probability_.tolist(),
+            name="in_batch_logits",
+        )([outputs[key], outputs[query], self.model_.input["item_id"]])
+        # Items first: Keras orders the layers of a graph from its outputs, and the zoo
+        # model's dict outputs in key order ("item_embedding" first); with the same order
+        # here the weights `train` saves from this graph load into the zoo model.
+        return keras.Model(self.model_.input, logits, name=f"{self.model_.name}_trainer")
+
+    def _datasets_from_arrays(self, X, y, validation_data, continuing, sample_weight=None):
+        if sample_weight is not None:
+            raise ValueError("ZooTwoTower.fit takes no sample_weight. Received: sample_weight")
+        if not continuing:
+            self.model_ = self._build_model(self._data_overrides(X))
+        x = self._inputs(X)
+        samples = len(x["item_id"])
+        if samples < 2:
+            raise ValueError(
+                f"In-batch training needs at least 2 interactions. Received: {samples}"
+            )
+        if not continuing:
+            ids = x["item_id"].reshape(-1).astype("int64")
+            size = max(int(ids.max()) + 1, self.model_.get_layer("item_id_embedding").input_dim)
+            counts = np.bincount(ids, minlength=size).astype("float64")
+            self.item_probability_ = counts / counts.sum()
+            if not self.pretrained:
+                from pipelines.base import adapt_normalizers
+
+                adapt_normalizers(self.model_, x, None)
+        x, dummy, _, validation = self._split_validation(x, np.zeros(samples, "float32"), None)
+        if validation_data is not None:
+            x_val = self._inputs(validation_data, "validation_data")
+            validation = (x_val, np.zeros(len(x_val["item_id"]), "float32"))
+        batch_size = self._setting("batch_size")
+        self._trainer_model = self._trainer()
+        self._compile(self._trainer_model, steps_per_epoch=-(-len(dummy) // batch_size))
+        train = data.make_dataset(x, dummy, batch_size=batch_size, shuffle=True, seed=self._seed)
+        if validation is not None:
+            validation = data.make_dataset(*validation, batch_size=max(batch_size, 256))
+        return train, validation
+
+
+# -- top-k recommendations -------------------------------------------------------------------
+
+
+def recommend(name, user, k=10, weights="pretrained"):
+    """The `k` best items for `user` that the user has not rated, best first.
+
+    A two-tower entry embeds the user and every item and retrieves the top items with
+    `keras_rs.layers.BruteForceRetrieval` (exact dot-product top-k); a rating entry ranks
+    every item by its predicted rating. Items the user rated anywhere in MovieLens-100k are
+    left out.
+
+    Returns a list of {"item_id", "title", "year", "score"}.
+
+    Example:
+
+        recommend("two-tower-movielens", user=196, k=10)[0]["title"]
+    """
+    if isinstance(user, bool) or not isinstance(user, (int, np.integer)):
+        raise ValueError(
+            f"user must be a MovieLens user id (an integer in 1..{movielens.NUM_USERS}). "
+            f"Received: user={user!r}"
+        )
+    if not 1 <= user <= movielens.NUM_USERS:
+        raise ValueError(
+            f"Unknown user: MovieLens-100k has the user ids 1..{movielens.NUM_USERS}. "
+            f"Received: user={user}"
+        )
+    tables = movielens.tables()
+    seen = set(tables.item[tables.user == user].tolist())
+    unseen = movielens.NUM_ITEMS - len(seen)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= unseen:
+        raise ValueError(
+            f"k must be an integer in 1..{unseen} (the items user {user} has not rated). "
+            f"Received: k={k!r}"
+        )
+    model = zoo.get(name, weights=weights)
+    items = np.arange(1, movielens.NUM_ITEMS + 1)
+    x = model_inputs(model, np.full(len(items), user), items)
+    entry = zoo.get_entry(name)
+    if entry.embeddings:
+        import keras_rs
+
+        output = evaluation.predict_arrays(model, x, batch_size=4096)
+        query, key = entry.embeddings
+        retrieval = keras_rs.layers.BruteForceRetrieval(
+            candidate_embeddings=output[key], candidate_ids=items, k=k + len(seen)
+        )
+        top_scores, top_ids = retrieval(output[query][:1])
+        ranked = zip(
+            keras.ops.convert_to_numpy(top_ids)[0].tolist(),
+            keras.ops.convert_to_numpy(top_scores)[0].tolist(),
+        )
+    else:
+        predicted = scores(model, x)
+        order = np.argsort(-predicted, kind="stable")
+        ranked = zip(items[order].tolist(), predicted[order].tolist())
+    result = []
+    for item, score in ranked:
+        if item in seen:
+            continue
+        result.append(
+            {
+                "item_id": int(item),
+                "title": tables.titles[item],
+                "year": int(tables.years[item]) or None,
+                "score": float(score),
+            }
+        )
+        if len(result) == k:
+            break
+    return result

@@ -75,6 +75,10 @@ MONITOR = "val_loss"
 def estimator_for(name, **params):
     """The estimator of `name`'s task: ZooClassifier, ZooRegressor, ZooMultiTask or ZooRetriever."""
     task = zoo.get_entry(name).task
+    if name == "two-tower-movielens":  # in-batch softmax with keras-rs corrections
+        from pipelines.recommendation import ZooTwoTower
+
+        return ZooTwoTower(name, **params)
     estimators = {
         "classification": ZooClassifier,
         "regression": ZooRegressor,

@@ -201,3 +201,118 @@ def test_the_shipped_mf_exports_verified(format, tmp_path, ratings):
     report = export_model(model, tmp_path, format=format, name="mf-movielens", sample=sample)
     assert sorted(report["inputs"]) == ["item_id", "user_id"]
     assert report["outputs"] == ["rating"] and report["max_abs_diff"] < 1e-4
+
+
+# -- two-tower retrieval and the recommend command --------------------------------------------
+
+
+def test_in_batch_logits_remove_accidental_hits_and_correct_for_popularity():
+    import keras
+
+    probability = [0.0] * 7 + [0.5, 0.25]
+    layer = recommendation.InBatchLogits(temperature=0.5, item_probability=probability)
+    users = np.eye(3, dtype="float32")
+    items = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0]], "float32")
+    ids = np.array([[7], [8], [7]])  # item 7 twice: no negative for rows 0 and 2
+    q = np.array([[0.5], [0.25], [0.5]], "float32")
+    logits = keras.ops.convert_to_numpy(layer([items, users, ids]))
+    expected = users @ items.T / 0.5 - np.log(q.T)
+    masked = np.zeros((3, 3), bool)
+    masked[0, 2] = masked[2, 0] = True
+    assert np.allclose(logits[~masked], expected[~masked], atol=1e-5)
+    assert (logits[masked] <= recommendation.MASKED + 10).all()
+    assert type(layer).from_config(layer.get_config()).item_probability == probability
+
+
+def test_keras_rs_remove_accidental_hits_is_a_no_op_in_0_4_0():
+    """Why InBatchLogits masks duplicates itself (fails once keras-rs fixes it)."""
+    import keras
+    import keras_rs
+
+    logits = np.ones((2, 2), "float32")
+    out = keras_rs.layers.RemoveAccidentalHits()(
+        logits, np.eye(2, dtype="float32"), np.array([5, 5])
+    )
+    assert np.array_equal(keras.ops.convert_to_numpy(out), logits)
+
+
+def test_two_tower_trains_on_a_slice(load_dataset):
+    from pipelines.training import estimator_for
+
+    data = load_dataset("movielens_implicit")
+    estimator = estimator_for("two-tower-movielens", epochs=1, batch_size=128, random_state=0)
+    assert isinstance(estimator, recommendation.ZooTwoTower)
+    estimator.fit({name: value[:2000] for name, value in data.X_train.items()})
+    assert np.isfinite(estimator.history_["loss"]).all()
+    out = estimator.transform({name: value[:4] for name, value in data.X_test.items()})
+    norms = np.linalg.norm(out["user_embedding"], axis=1)
+    assert np.allclose(norms, 1, atol=1e-5)
+    dot = (out["user_embedding"] * out["item_embedding"]).sum(axis=1)
+    assert np.allclose(out["score"][:, 0], dot, atol=1e-5)
+    with pytest.raises(ValueError, match="X must be a dict"):
+        estimator.fit(np.zeros((4, 2)))
+
+
+def test_shipped_two_tower_beats_the_ranking_baselines(load_dataset):
+    data = load_dataset("movielens_implicit")
+    metrics = evaluation.evaluate(zoo.get("two-tower-movielens"), data)
+    assert metrics["hr_at_10"] > metrics["baseline_hr_at_10"]
+    assert metrics["ndcg_at_10"] > metrics["baseline_ndcg_at_10"]
+    recorded = zoo.weights.read_manifest()["two-tower-movielens"]["metrics"]
+    for key, value in metrics.items():
+        assert value == (
+            pytest.approx(recorded[key], abs=1e-4) if isinstance(value, float) else recorded[key]
+        )
+
+
+def test_recommend_retrieves_the_best_unseen_items():
+    top = recommendation.recommend("two-tower-movielens", user=196, k=10)
+    data = movielens.tables()
+    seen = set(data.item[data.user == 196].tolist())
+    assert len(top) == 10 and not seen & {row["item_id"] for row in top}
+    scores_ = [row["score"] for row in top]
+    assert scores_ == sorted(scores_, reverse=True)
+    # BruteForceRetrieval agrees with scoring every unseen item with the model
+    model = zoo.get("two-tower-movielens")
+    items = np.array([i for i in range(1, 1683) if i not in seen])
+    all_scores = recommendation.scores(
+        model, recommendation.model_inputs(model, np.full(len(items), 196), items)
+    )
+    assert [row["item_id"] for row in top] == items[
+        np.argsort(-all_scores, kind="stable")[:10]
+    ].tolist()
+
+
+def test_recommend_command_prints_titles_and_refuses_bad_input():
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "cli.py", "recommend", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    result = run("two-tower-movielens", "--user", "196", "--k", "10")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 10 and lines[0].lstrip().startswith("1. ")
+    titles = set(movielens.tables().titles)
+    assert all(line.split(". ", 1)[1].rsplit(" (", 1)[0] in titles for line in lines)
+    bad_user = run("two-tower-movielens", "--user", "944")
+    assert bad_user.returncode == 2 and "Unknown user" in bad_user.stderr
+    bad_k = run("two-tower-movielens", "--user", "196", "--k", "0")
+    assert bad_k.returncode == 2 and "--k" in bad_k.stderr
+    with pytest.raises(ValueError, match="k must be an integer in 1..1643"):
+        recommendation.recommend("mf-movielens", user=196, k=5000)
+    with pytest.raises(ValueError, match="user must be a MovieLens user id"):
+        recommendation.recommend("mf-movielens", user="196")
