@@ -159,6 +159,12 @@ def build_parser():
     evaluate.add_argument("name")
     evaluate.add_argument("--weights", default="pretrained", help="a .weights.h5 path")
 
+    recommend = add("recommend", "top-k unseen MovieLens titles for a user")
+    recommend.add_argument("name")
+    recommend.add_argument("--user", type=int, required=True, help="MovieLens user id, 1..943")
+    recommend.add_argument("--k", type=positive_int, default=10, help="how many (default 10)")
+    recommend.add_argument("--weights", default="pretrained")
+
     predict = add("predict", "predict on .npy, .csv or image files")
     predict.add_argument("name")
     predict.add_argument("files", nargs="+", help="FILE, or INPUT=FILE for several inputs")
@@ -356,12 +362,15 @@ def command_evaluate(args):
 
     model = zoo.get(args.name, weights=args.weights)
     data = datasets.load(zoo.get_entry(args.name).dataset)
-    metrics = evaluation.report(args.name, model, data)
-    if data.task == "driving":  # issue 12: the other recipe (BC / DAgger) beside it
-        from pipelines.driving import other_recipes
+    print(json.dumps(evaluation.report(args.name, model, data, weights=args.weights), indent=2))
 
-        metrics.update(other_recipes(args.name, data))
-    print(json.dumps(metrics, indent=2))
+
+def command_recommend(args):
+    from pipelines.recommendation import recommend
+
+    for rank, row in enumerate(recommend(args.name, args.user, args.k, args.weights), 1):
+        year = f" ({row['year']})" if row["year"] else ""
+        print(f"{rank:2d}. {row['title']}{year}\t{row['score']:.4f}")
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -581,6 +590,7 @@ COMMANDS = {
     "train": command_train,
     "publish": command_publish,
     "evaluate": command_evaluate,
+    "recommend": command_recommend,
     "predict": command_predict,
     "export": command_export,
     "serve": command_serve,

@@ -18,6 +18,11 @@ from datasets.base import Dataset, DatasetMissingError
 from datasets.driving import load_driving
 from datasets.fashion_mnist import load_fashion_mnist, load_fashion_mnist_multitask
 from datasets.graphs import load_drosophila, load_drosophila_ego, load_karate_club
+from datasets.movielens import (
+    load_movielens_implicit,
+    load_movielens_ratings,
+    load_movielens_ratings_features,
+)
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
 from datasets.speech_text import load_speech_text
 from datasets.timeseries import load_sp500_volume
@@ -35,6 +40,9 @@ LOADERS = {
     "fashion_mnist": load_fashion_mnist,
     "fashion_mnist_multitask": load_fashion_mnist_multitask,
     "karate_club": load_karate_club,
+    "movielens_implicit": load_movielens_implicit,
+    "movielens_ratings": load_movielens_ratings,
+    "movielens_ratings_features": load_movielens_ratings_features,
     "sp500_volume": load_sp500_volume,
     "speech_text": load_speech_text,
 }

@@ -87,6 +87,15 @@ def evaluate(model, dataset, split="test"):
         from pipelines.driving import driving_metrics
 
         return driving_metrics(model, dataset)
+    if dataset.task == "recommendation":  # MovieLens: its protocols and baselines
+        from pipelines.recommendation import evaluate_split
+
+        if split != "test":
+            raise ValueError(
+                f"A MovieLens dataset is evaluated on its test split by its protocol. "
+                f"Received: split={split!r}"
+            )
+        return evaluate_split(model, dataset)
     output = predict_arrays(model, X)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)
@@ -127,16 +136,30 @@ HEADLINE_METRIC = {
 }
 
 
-def report(name, model, dataset):
+def report(name, model, dataset, weights="pretrained"):
     """What `python cli.py evaluate NAME` prints: `evaluate`, or the dataset's protocol.
 
     A dataset whose provenance names a "protocol" (the graphs: seeded label draws, each a
     training of a fresh model) is scored by it, with its baselines (`pipelines.graph`); one
     with "baseline_metrics" (baselines scored on the same test split when it was loaded,
-    e.g. {"baseline_accuracy": ...}) gets them beside the model's metrics.
+    e.g. {"baseline_accuracy": ...}) gets them beside the model's metrics. MovieLens runs
+    its whole protocol (5 folds / leave-one-out ranking, `pipelines.recommendation`, with
+    the shipped row's config and recipe when `weights` is "pretrained"); a driving entry
+    gets the other recipe's closed-loop metrics (BC / DAgger) beside its own.
     """
+    if dataset.task == "recommendation":
+        from pipelines.recommendation import protocol_metrics
+        from zoo.weights import read_manifest
+
+        row = read_manifest().get(name, {}) if weights == "pretrained" else {}
+        return protocol_metrics(name, model, row.get("config"), row.get("training"))
     if "protocol" in dataset.provenance:
         from pipelines.graph import run_protocol
 
         return run_protocol(name, model, dataset)
-    return {**evaluate(model, dataset), **dataset.provenance.get("baseline_metrics", {})}
+    metrics = {**evaluate(model, dataset), **dataset.provenance.get("baseline_metrics", {})}
+    if dataset.task == "driving":
+        from pipelines.driving import other_recipes
+
+        metrics.update(other_recipes(name, dataset))
+    return metrics

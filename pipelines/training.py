@@ -83,6 +83,10 @@ def estimator_for(name, **params):
         from pipelines import graph
 
         return graph.ESTIMATORS[task](name, **params)
+    if name == "two-tower-movielens":  # in-batch softmax with keras-rs corrections
+        from pipelines.recommendation import ZooTwoTower
+
+        return ZooTwoTower(name, **params)
     estimators = {
         "classification": ZooClassifier,
         "regression": ZooRegressor,

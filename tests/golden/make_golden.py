@@ -36,9 +36,9 @@ ATOL = 1e-4  # |backend output - golden output|, absolute
 PIXEL_RANGE = {"cnn-digits": 16.0}  # sklearn digits are 0..16; the other images 0..255
 
 
-def _normal_like_normalize(model, shape, rng):
+def _normal_like_normalize(model, shape, rng, layer_name="normalize"):
     """Draws from the per-feature mean and variance the model's "normalize" layer holds."""
-    layer = model.get_layer("normalize")
+    layer = model.get_layer(layer_name)
     mean = np.asarray(layer.mean, "float64").reshape(-1)
     std = np.sqrt(np.asarray(layer.variance, "float64").reshape(-1))
     if mean.size == int(np.prod(shape)) and len(shape) > 1:  # normalised per cell (driving)
@@ -90,6 +90,16 @@ def golden_inputs(name, model):
             x = _normal_like_normalize(model, shape, rng)
             if name == "mlp-breast-cancer":
                 x = np.abs(x)  # the breast cancer measurements are non-negative
+        elif kind in ("user_id", "item_id"):
+            # Ids 1..count of the Embedding layers this input feeds (0 is never a real id).
+            count = min(
+                layer.input_dim
+                for layer in model.layers
+                if isinstance(layer, keras.layers.Embedding) and layer.input.name == kind
+            )
+            x = rng.integers(1, count, (SAMPLES,) + shape)
+        elif kind in ("user_features", "item_features"):
+            x = _normal_like_normalize(model, shape, rng, f"{kind.split('_')[0]}_normalize")
         else:
             raise ValueError(f"{name}: no golden input rule for the input {kind!r}")
         dtype = keras.backend.standardize_dtype(tensor.dtype)

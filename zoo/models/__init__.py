@@ -5,6 +5,7 @@ from zoo.models import (  # noqa: F401
     graph,
     multimodal,
     multitask,
+    recommendation,
     retrieval,
     sequence,
     tabular,
