@@ -15,6 +15,7 @@ import difflib
 
 from datasets.av_mnist import load_av_mnist
 from datasets.base import Dataset, DatasetMissingError
+from datasets.credit import load_german_credit, load_lending_club
 from datasets.fashion_mnist import load_fashion_mnist, load_fashion_mnist_multitask
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
 from datasets.speech_text import load_speech_text
@@ -29,6 +30,8 @@ LOADERS = {
     "digits": load_digits,
     "fashion_mnist": load_fashion_mnist,
     "fashion_mnist_multitask": load_fashion_mnist_multitask,
+    "german_credit": load_german_credit,
+    "lending_club": load_lending_club,
     "sp500_volume": load_sp500_volume,
     "speech_text": load_speech_text,
 }

@@ -92,6 +92,10 @@ def evaluate(model, dataset, split="test"):
         return retrieval_metrics(output[QUERY], output[KEY], y)
     if dataset.task == "classification":
         return classification_metrics(y, output)
+    if dataset.task == "credit_risk":  # baselines and cost beside the model (finance)
+        from pipelines.finance import credit_metrics
+
+        return credit_metrics(model, dataset)
     return regression_metrics(y, output)
 
 

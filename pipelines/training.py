@@ -74,7 +74,12 @@ MONITOR = "val_loss"
 
 def estimator_for(name, **params):
     """The estimator of `name`'s task: ZooClassifier, ZooRegressor, ZooMultiTask or ZooRetriever."""
-    task = zoo.get_entry(name).task
+    entry = zoo.get_entry(name)
+    if entry.recipe.get("calibrate"):  # finance entries: class weights, calibration
+        from pipelines.finance import CalibratedClassifier
+
+        return CalibratedClassifier(name, **params)
+    task = entry.task
     estimators = {
         "classification": ZooClassifier,
         "regression": ZooRegressor,

@@ -36,9 +36,9 @@ ATOL = 1e-4  # |backend output - golden output|, absolute
 PIXEL_RANGE = {"cnn-digits": 16.0}  # sklearn digits are 0..16; the other images 0..255
 
 
-def _normal_like_normalize(model, shape, rng):
+def _normal_like_normalize(model, shape, rng, layer_name="normalize"):
     """Draws from the per-feature mean and variance the model's "normalize" layer holds."""
-    layer = model.get_layer("normalize")
+    layer = model.get_layer(layer_name)
     mean = np.asarray(layer.mean, "float64").reshape(-1)
     std = np.sqrt(np.asarray(layer.variance, "float64").reshape(-1))
     return rng.normal(mean, std, (SAMPLES,) + tuple(shape))
@@ -67,6 +67,12 @@ def golden_inputs(name, model):
             x = _normal_like_normalize(model, shape, rng)
             if name == "mlp-breast-cancer":
                 x = np.abs(x)  # the breast cancer measurements are non-negative
+        elif any(layer.name == f"normalize_{kind}" for layer in model.layers):
+            # A numeric column of a tabular model with one input per column (finance).
+            x = _normal_like_normalize(model, shape, rng, f"normalize_{kind}")
+        elif any(layer.name == f"embed_{kind}" for layer in model.layers):
+            # A categorical column: ids 0 (outside the vocabulary) .. V.
+            x = rng.integers(0, model.get_layer(f"embed_{kind}").input_dim, (SAMPLES,) + shape)
         else:
             raise ValueError(f"{name}: no golden input rule for the input {kind!r}")
         dtype = keras.backend.standardize_dtype(tensor.dtype)

@@ -1,3 +1,11 @@
 """Builders grouped by model family; importing this package registers them all."""
 
-from zoo.models import multimodal, multitask, retrieval, sequence, tabular, vision  # noqa: F401
+from zoo.models import (  # noqa: F401
+    finance,
+    multimodal,
+    multitask,
+    retrieval,
+    sequence,
+    tabular,
+    vision,
+)
