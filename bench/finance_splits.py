@@ -8,8 +8,9 @@ from 5-fold out-of-fold predictions of the training split), and scores all three
 split's test part. Prints a markdown table of mean and sample standard deviation.
 
 With --figure PATH it also draws, for the SHIPPED weights on the fixed test split of
-`datasets.load`, the reliability diagram of the three models and (with a cost matrix) the
-expected cost against the decision threshold, the chosen thresholds marked.
+`datasets.load`, the reliability diagram of the three models and, with a cost matrix, the
+expected cost against the decision threshold (the chosen thresholds marked), else their
+precision-recall curves. `--splits 0` draws the figure only.
 
 Run (German credit about 2 min, LendingClub about 2 min on 2 cores):
 
@@ -55,8 +56,7 @@ def figure(name, path):
         probabilities[prefix + "_"] = estimator.predict_proba(X_test)[:, 1]
     metrics = finance.credit_metrics(model, data)
     cost_matrix = data.provenance.get("cost_matrix")
-    panels = 2 if cost_matrix else 1
-    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), squeeze=False)
     axis = axes[0][0]
     axis.plot([0, 1], [0, 1], ":", color="grey", label="perfect calibration")
     bins = 10 if cost_matrix else 8
@@ -65,6 +65,9 @@ def figure(name, path):
         axis.plot(
             mean, frac, "o-", label=f"{LABELS[prefix]} (Brier {metrics[prefix + 'brier']:.3f})"
         )
+    top = min(1.0, 1.2 * max(float(np.quantile(p, 0.995)) for p in probabilities.values()))
+    axis.set_xlim(0, top)
+    axis.set_ylim(0, top)
     axis.set_xlabel("predicted P(bad)")
     axis.set_ylabel("observed share of bad")
     axis.set_title(f"{name}: reliability on the test split ({len(y_test)})")
@@ -86,6 +89,21 @@ def figure(name, path):
         axis.set_ylim(0.3, 1.6)
         axis.legend(fontsize=8)
         axis.grid(alpha=0.3)
+    else:
+        from sklearn.metrics import precision_recall_curve
+
+        axis = axes[0][1]
+        for prefix, p in probabilities.items():
+            precision, recall, _ = precision_recall_curve(y_test, p)
+            label = f"{LABELS[prefix]} (PR AUC {metrics[prefix + 'pr_auc']:.3f})"
+            axis.plot(recall, precision, label=label)
+        axis.axhline(y_test.mean(), color="grey", ls=":", lw=1, label="share of bad (chance)")
+        axis.set_xlabel("recall of bad loans")
+        axis.set_ylabel("precision")
+        axis.set_ylim(0, min(1.0, 6 * y_test.mean()))
+        axis.set_title("precision-recall on the test split")
+        axis.legend(fontsize=8)
+        axis.grid(alpha=0.3)
     fig.tight_layout()
     with zoo.weights.atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
@@ -96,12 +114,16 @@ def figure(name, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name", choices=("credit-german", "default-lendingclub"))
-    parser.add_argument("--splits", type=int, default=10)
+    parser.add_argument("--splits", type=int, default=10, help="0: only the figure")
     parser.add_argument("--figure", help="also write the card figure (PNG) here")
     args = parser.parse_args()
     from datasets import credit
     from pipelines.finance import repeated_splits
 
+    if args.splits < 1:
+        if args.figure:
+            figure(args.name, args.figure)
+        return
     header(f"{args.name}: {args.splits} seeded stratified splits")
     loader = credit.load_german_credit if args.name == "credit-german" else credit.load_lending_club
     result = repeated_splits(args.name, loader, range(args.splits))
