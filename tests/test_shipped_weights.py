@@ -39,7 +39,7 @@ def test_fashion_model_under_one_million_parameters():
     assert zoo.info("cnn-fashion-mnist")["parameters"] < 1_000_000
 
 
-@pytest.mark.parametrize("name", ["mlp-breast-cancer"])
+@pytest.mark.parametrize("name", ["mlp-breast-cancer", "credit-german"])
 def test_the_recorded_command_reproduces_the_shipped_file_byte_for_byte(name, tmp_path):
     """The manifest's `python cli.py train ...` gives the shipped weights file, exactly."""
     import json
