@@ -53,6 +53,7 @@ def test_the_recorded_command_reproduces_the_shipped_file_byte_for_byte(name, tm
     row = weights.read_manifest()[name]
     command = shlex.split(row["command"])
     assert command[:3] == ["python", "cli.py", "train"], row["command"]
+    command = [part for part in command if part != "--publish"]  # a test never ships weights
     root = pathlib.Path(__file__).resolve().parents[1]
     result = subprocess.run(
         [sys.executable, *command[1:], "--out", str(tmp_path)],
