@@ -240,3 +240,8 @@ def test_frame_roundtrip_predicts_like_the_dataset(german):
     p = evaluation.predict_arrays(zoo.get("credit-german"), x)
     assert p.shape == (5, 2) and np.allclose(p.sum(axis=1), 1.0, atol=1e-5)
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_recipe_cost_matrix_is_the_datasets():
+    assert zoo.get_entry("credit-german").recipe["cost_matrix"] == credit.COST_MATRIX == STATLOG
+    assert "cost_matrix" not in zoo.get_entry("default-lendingclub").recipe
