@@ -15,6 +15,7 @@ import difflib
 
 from datasets.av_mnist import load_av_mnist
 from datasets.base import Dataset, DatasetMissingError
+from datasets.credit import load_german_credit, load_lending_club
 from datasets.driving import load_driving
 from datasets.fashion_mnist import load_fashion_mnist, load_fashion_mnist_multitask
 from datasets.graphs import load_drosophila, load_drosophila_ego, load_karate_club
@@ -43,6 +44,8 @@ LOADERS = {
     "movielens_implicit": load_movielens_implicit,
     "movielens_ratings": load_movielens_ratings,
     "movielens_ratings_features": load_movielens_ratings_features,
+    "german_credit": load_german_credit,
+    "lending_club": load_lending_club,
     "sp500_volume": load_sp500_volume,
     "speech_text": load_speech_text,
 }

@@ -109,6 +109,10 @@ def evaluate(model, dataset, split="test"):
         return node_metrics(y, output[PROBABILITIES])
     if dataset.task in ("classification", "graph_classification"):
         return classification_metrics(y, output)
+    if dataset.task == "credit_risk":  # baselines and cost beside the model (finance)
+        from pipelines.finance import credit_metrics
+
+        return credit_metrics(model, dataset)
     return regression_metrics(y, output)
 
 

@@ -74,8 +74,13 @@ MONITOR = "val_loss"
 
 def estimator_for(name, **params):
     """The estimator of `name`'s task: ZooClassifier, ZooRegressor, ZooMultiTask or ZooRetriever."""
-    task = zoo.get_entry(name).task
-    if zoo.get_entry(name).recipe.get("trainer") == "dagger":  # issue 12: drive-dagger
+    entry = zoo.get_entry(name)
+    if entry.recipe.get("calibrate"):  # finance entries: class weights, calibration
+        from pipelines.finance import CalibratedClassifier
+
+        return CalibratedClassifier(name, **params)
+    task = entry.task
+    if entry.recipe.get("trainer") == "dagger":  # issue 12: drive-dagger
         from pipelines.driving import DAggerClassifier
 
         return DAggerClassifier(name, **params)

@@ -100,6 +100,12 @@ def golden_inputs(name, model):
             x = rng.integers(1, count, (SAMPLES,) + shape)
         elif kind in ("user_features", "item_features"):
             x = _normal_like_normalize(model, shape, rng, f"{kind.split('_')[0]}_normalize")
+        elif any(layer.name == f"normalize_{kind}" for layer in model.layers):
+            # A numeric column of a tabular model with one input per column (finance).
+            x = _normal_like_normalize(model, shape, rng, f"normalize_{kind}")
+        elif any(layer.name == f"embed_{kind}" for layer in model.layers):
+            # A categorical column: ids 0 (outside the vocabulary) .. V.
+            x = rng.integers(0, model.get_layer(f"embed_{kind}").input_dim, (SAMPLES,) + shape)
         else:
             raise ValueError(f"{name}: no golden input rule for the input {kind!r}")
         dtype = keras.backend.standardize_dtype(tensor.dtype)
