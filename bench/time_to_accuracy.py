@@ -25,7 +25,7 @@ The approaches other than `fast` use cnn-fashion-mnist's builder,
 and pipeline also at their recipes' epochs, over which their schedules run whatever the cap).
 "not reached" is reported with the best accuracy seen.
 
-Run (from the repository root; heavy: the fast recipe takes ~3 min, the others ~40 s per epoch
+Run (from the repository root; heavy: the fast recipe takes ~2 min, the others ~40 s per epoch
 on 2 CPU cores):
 
     flock /tmp/zoo-heavy.lock env PYTHONPATH=. python bench/time_to_accuracy.py --max-epochs 20
