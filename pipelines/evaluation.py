@@ -96,6 +96,10 @@ def evaluate(model, dataset, split="test"):
                 f"Received: split={split!r}"
             )
         return evaluate_split(model, dataset)
+    if dataset.task == "credit_risk":  # baselines and cost beside the model (finance)
+        from pipelines.finance import credit_metrics
+
+        return credit_metrics(model, dataset)
     output = predict_arrays(model, X)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)
@@ -109,10 +113,6 @@ def evaluate(model, dataset, split="test"):
         return node_metrics(y, output[PROBABILITIES])
     if dataset.task in ("classification", "graph_classification"):
         return classification_metrics(y, output)
-    if dataset.task == "credit_risk":  # baselines and cost beside the model (finance)
-        from pipelines.finance import credit_metrics
-
-        return credit_metrics(model, dataset)
     return regression_metrics(y, output)
 
 

@@ -73,25 +73,26 @@ MONITOR = "val_loss"
 
 
 def estimator_for(name, **params):
-    """The estimator of `name`'s task: ZooClassifier, ZooRegressor, ZooMultiTask or ZooRetriever."""
+    """The estimator that trains `name`: the trainer its recipe names, else its task's."""
     entry = zoo.get_entry(name)
     if entry.recipe.get("calibrate"):  # finance entries: class weights, calibration
         from pipelines.finance import CalibratedClassifier
 
         return CalibratedClassifier(name, **params)
     task = entry.task
-    if entry.recipe.get("trainer") == "dagger":  # issue 12: drive-dagger
+    trainer = entry.recipe.get("trainer")  # a recipe whose training is not its task's default
+    if trainer == "dagger":  # drive-dagger
         from pipelines.driving import DAggerClassifier
 
         return DAggerClassifier(name, **params)
+    if trainer == "two_tower":  # in-batch softmax with keras-rs corrections
+        from pipelines.recommendation import ZooTwoTower
+
+        return ZooTwoTower(name, **params)
     if task in ("node_classification", "graph_classification"):
         from pipelines import graph
 
         return graph.ESTIMATORS[task](name, **params)
-    if name == "two-tower-movielens":  # in-batch softmax with keras-rs corrections
-        from pipelines.recommendation import ZooTwoTower
-
-        return ZooTwoTower(name, **params)
     estimators = {
         "classification": ZooClassifier,
         "regression": ZooRegressor,

@@ -101,6 +101,7 @@ def _tower(ids, features, count, prefix, id_dim, units, embedding_dim, dropout, 
         "lr_schedule": "cosine",
         "temperature": 0.1,
         "validation_split": 0.0,
+        "trainer": "two_tower",  # pipelines/recommendation.py: ZooTwoTower
     },
     embeddings=("user_embedding", "item_embedding"),
 )
