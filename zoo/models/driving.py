@@ -14,8 +14,9 @@ aggregate, retrain).
 """
 
 import keras
-from keras import layers, regularizers
+from keras import layers
 
+from zoo.models.tabular import dense_stack
 from zoo.registry import register
 
 
@@ -29,14 +30,7 @@ def driving_policy(vehicles, features, num_classes, hidden_units, depth, dropout
     observation = keras.Input(shape=(vehicles, features), name="observation")
     x = layers.Normalization(axis=(1, 2), name="normalize")(observation)
     x = layers.Flatten(name="flatten")(x)
-    for index in range(depth):
-        x = layers.Dense(
-            hidden_units,
-            activation="relu",
-            kernel_regularizer=regularizers.L2(l2),
-            name=f"dense{index + 1}",
-        )(x)
-        x = layers.Dropout(dropout, name=f"dropout{index + 1}")(x)
+    x = dense_stack(x, hidden_units, depth, dropout, l2)
     probabilities = layers.Dense(
         num_classes, activation="softmax", dtype="float32", name="probabilities"
     )(x)

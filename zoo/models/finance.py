@@ -21,6 +21,7 @@ carries its decision rule.
 import keras
 from keras import layers, ops, regularizers
 
+from zoo.models.tabular import dense_stack
 from zoo.registry import register
 
 CALIBRATION_LAYER = "probabilities"  # the zoo's classifier output name
@@ -182,14 +183,7 @@ def tabular_embedding_classifier(
         )(inputs[column])
         parts.append(layers.Flatten(name=f"flatten_{column}")(embedded))
     x = parts[0] if len(parts) == 1 else layers.Concatenate(name="features")(parts)
-    for index in range(depth):
-        x = layers.Dense(
-            hidden_units,
-            activation="relu",
-            kernel_regularizer=regularizers.L2(l2),
-            name=f"dense{index + 1}",
-        )(x)
-        x = layers.Dropout(dropout, name=f"dropout{index + 1}")(x)
+    x = dense_stack(x, hidden_units, depth, dropout, l2)
     logits = layers.Dense(num_classes, dtype="float32", name=LOGITS_LAYER)(x)
     probabilities = ProbabilityCalibration(num_classes, name=CALIBRATION_LAYER)(logits)
     return keras.Model(inputs, probabilities, name=name)

@@ -11,9 +11,8 @@ from keras import layers, regularizers
 from zoo.registry import register
 
 
-def mlp_trunk(features, hidden_units, depth, dropout, l2):
-    """Normalization -> `depth` x (Dense(ReLU, L2) -> Dropout)."""
-    x = layers.Normalization(name="normalize")(features)
+def dense_stack(x, hidden_units, depth, dropout, l2):
+    """`depth` x (Dense(ReLU, L2) "denseK" -> Dropout "dropoutK")."""
     for index in range(depth):
         x = layers.Dense(
             hidden_units,
@@ -23,6 +22,12 @@ def mlp_trunk(features, hidden_units, depth, dropout, l2):
         )(x)
         x = layers.Dropout(dropout, name=f"dropout{index + 1}")(x)
     return x
+
+
+def mlp_trunk(features, hidden_units, depth, dropout, l2):
+    """Normalization -> `dense_stack`."""
+    x = layers.Normalization(name="normalize")(features)
+    return dense_stack(x, hidden_units, depth, dropout, l2)
 
 
 @register(
