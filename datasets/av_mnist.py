@@ -41,7 +41,6 @@ synthesised output is not covered by the GPL); asterisk core sounds are CC-BY-SA
 """
 
 import concurrent.futures
-import os
 import pathlib
 import shutil
 
@@ -56,7 +55,7 @@ from datasets.audio import (
     to_8k,
     trim_silence,
 )
-from datasets.base import Dataset, DatasetMissingError, save_npz_atomic
+from datasets.base import Dataset, DatasetMissingError, cache_file, read_npz, save_npz_atomic
 
 SEED = 20180
 CACHE_VERSION = 2
@@ -80,11 +79,7 @@ INSTALL_ASTERISK = "sudo apt-get install asterisk-core-sounds-en-wav"
 
 def cache_path():
     """`$ZOO_HOME/datasets/av_mnist-v2.npz` (default `~/.cache/keras-zoo/datasets/...`)."""
-    home = os.environ.get("ZOO_HOME")
-    root = (
-        pathlib.Path(home).expanduser() if home else pathlib.Path("~/.cache/keras-zoo").expanduser()
-    )
-    return root / "datasets" / f"av_mnist-v{CACHE_VERSION}.npz"
+    return cache_file(f"av_mnist-v{CACHE_VERSION}.npz")
 
 
 def _mnist():
@@ -165,13 +160,8 @@ def _build(path):
 
 def _cached():
     path = cache_path()
-    if path.exists():
-        try:
-            with np.load(path) as file:
-                return {key: file[key] for key in file.files}
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is rebuilt
-    return _build(path)
+    cached = read_npz(path)  # None when missing or damaged: rebuilt
+    return cached if cached is not None else _build(path)
 
 
 def degrade_images(images, train_images, components=IMAGE_COMPONENTS):

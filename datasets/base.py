@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import pathlib
 import tempfile
 
 import numpy as np
@@ -28,6 +29,26 @@ def save_npz_atomic(path, arrays):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def cache_file(file_name):
+    """Where a constructed or recorded dataset is cached: `$ZOO_HOME/datasets/FILE_NAME`
+    (default `~/.cache/keras-zoo/datasets/FILE_NAME`)."""
+    home = os.environ.get("ZOO_HOME")
+    root = pathlib.Path(home).expanduser() if home else pathlib.Path("~/.cache/keras-zoo")
+    return root.expanduser() / "datasets" / file_name
+
+
+def read_npz(path):
+    """The arrays of the cached .npz `path`, or None when it is missing or damaged (the
+    caller then builds it anew)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as file:
+            return {key: file[key] for key in file.files}
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 class DatasetMissingError(RuntimeError):

@@ -47,11 +47,10 @@ import contextlib
 import hashlib
 import json
 import os
-import pathlib
 
 import numpy as np
 
-from datasets.base import Dataset, DatasetMissingError, save_npz_atomic
+from datasets.base import Dataset, DatasetMissingError, cache_file, read_npz, save_npz_atomic
 
 ENV_ID = "highway-v0"
 OBSERVATION_FEATURES = ["presence", "x", "y", "vx", "vy"]
@@ -290,22 +289,15 @@ def _recipe():
 
 def cache_path():
     """`$ZOO_HOME/datasets/driving-<key>.npz`, `<key>` a hash of the recording recipe."""
-    home = os.environ.get("ZOO_HOME")
-    root = (
-        pathlib.Path(home).expanduser() if home else pathlib.Path("~/.cache/keras-zoo").expanduser()
-    )
     key = hashlib.sha256(json.dumps(_recipe(), sort_keys=True).encode()).hexdigest()[:12]
-    return root / "datasets" / f"driving-{key}.npz"
+    return cache_file(f"driving-{key}.npz")
 
 
 def _cached():
     path = cache_path()
-    if path.exists():
-        try:
-            with np.load(path) as file:
-                return {key: file[key] for key in file.files}
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is recorded anew
+    cached = read_npz(path)  # None when missing or damaged: recorded anew
+    if cached is not None:
+        return cached
     _highway_env()
     train, test = record(TRAIN_SEEDS), record(TEST_SEEDS)
     arrays = {

@@ -31,7 +31,6 @@ speech, not covered by the GPL).
 
 import concurrent.futures
 import gzip
-import os
 import pathlib
 import shutil
 
@@ -46,7 +45,7 @@ from datasets.audio import (
     to_8k,
     trim_silence,
 )
-from datasets.base import Dataset, DatasetMissingError, save_npz_atomic
+from datasets.base import Dataset, DatasetMissingError, cache_file, read_npz, save_npz_atomic
 
 SEED = 31
 CACHE_VERSION = 1
@@ -97,11 +96,7 @@ def cut_text(text, limit=MAX_CHARS):
 
 def cache_path():
     """`$ZOO_HOME/datasets/speech_text-v1.npz` (default `~/.cache/keras-zoo/datasets/...`)."""
-    home = os.environ.get("ZOO_HOME")
-    root = (
-        pathlib.Path(home).expanduser() if home else pathlib.Path("~/.cache/keras-zoo").expanduser()
-    )
-    return root / "datasets" / f"speech_text-v{CACHE_VERSION}.npz"
+    return cache_file(f"speech_text-v{CACHE_VERSION}.npz")
 
 
 def _place(waveform):
@@ -191,15 +186,11 @@ def _build_synthetic(path, train_texts):
 def synthetic_clips(train_texts):
     """The cached espeak-ng clips of the TRAIN texts: {"audio", "text", "voice"}."""
     path = cache_path()
-    if path.exists():
-        try:
-            with np.load(path) as file:
-                cached = {key: file[key] for key in file.files}
-            if sorted(set(cached["text"].tolist())) == sorted(train_texts):
-                return cached
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged or stale cache is rebuilt
-    return _build_synthetic(path, train_texts)
+    cached = read_npz(path)  # None when missing or damaged
+    texts = None if cached is None or "text" not in cached else set(cached["text"].tolist())
+    if texts is not None and sorted(texts) == sorted(train_texts):
+        return cached
+    return _build_synthetic(path, train_texts)  # missing, damaged or stale: built anew
 
 
 def load_speech_text(synthetic=True):
