@@ -89,6 +89,10 @@ def estimator_for(name, **params):
         from pipelines.recommendation import ZooTwoTower
 
         return ZooTwoTower(name, **params)
+    if trainer == "neumf":  # rated pairs and sampled unrated ones, two heads
+        from pipelines.recommendation import ZooNeuMF
+
+        return ZooNeuMF(name, **params)
     if task in ("node_classification", "graph_classification"):
         from pipelines import graph
 
@@ -119,7 +123,8 @@ def software_versions():
 def plot_learning_curve(history, task, path):
     """Saves loss and the headline metric per epoch (train and validation) as a PNG.
 
-    A multitask run plots the total loss and the metric of each head.
+    A multitask run plots the total loss and the metric of each head; a model with several
+    outputs also gets each output's loss.
     """
     if task == "multitask":
         metrics = sorted(
@@ -132,6 +137,9 @@ def plot_learning_curve(history, task, path):
     else:
         headline = {"classification": "accuracy", "graph_classification": "accuracy"}
         metrics = [headline.get(task, "mean_absolute_error")]
+    # the headline metric when the run recorded it, and each output's loss (several outputs)
+    metrics = [key for key in metrics if key in history]
+    metrics += sorted(k for k in history if k.endswith("_loss") and not k.startswith("val_"))
     keys = ["loss", *metrics]
     figure, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
     for axis, key in zip(axes[0], keys):
