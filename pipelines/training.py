@@ -93,6 +93,10 @@ def estimator_for(name, **params):
         from pipelines.recommendation import ZooNeuMF
 
         return ZooNeuMF(name, **params)
+    if task == "speech_recognition":  # CTC on waveforms (issue 11)
+        from pipelines.speech import ZooCTC
+
+        return ZooCTC(name, **params)
     if task in ("node_classification", "graph_classification"):
         from pipelines import graph
 
@@ -132,8 +136,8 @@ def plot_learning_curve(history, task, path):
             for key in history
             if key.endswith(("_accuracy", "_mean_absolute_error")) and not key.startswith("val_")
         )
-    elif task in ("retrieval", "node_classification"):
-        metrics = []  # the contrastive loss / the loss on the labelled nodes only
+    elif task in ("retrieval", "node_classification", "speech_recognition"):
+        metrics = []  # the contrastive loss / the loss on the labelled nodes / CTC only
     else:
         headline = {"classification": "accuracy", "graph_classification": "accuracy"}
         metrics = [headline.get(task, "mean_absolute_error")]
