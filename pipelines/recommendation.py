@@ -539,10 +539,7 @@ def _sampled_pairs(x, ratings, negatives, per_batch, seed):
         }
         return inputs, targets
 
-    options = tf.data.Options()
-    options.autotune.enabled = False  # as `pipelines.data.make_dataset`
-    batches = tf.data.Dataset.zip(rows.batch(per_batch), draws).map(pairs)
-    return batches.prefetch(2).with_options(options)
+    return data.fixed_prefetch(tf.data.Dataset.zip(rows.batch(per_batch), draws).map(pairs))
 
 
 # -- top-k recommendations -------------------------------------------------------------------
