@@ -23,7 +23,12 @@ from helpers import weights_arrays
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ENTRY = "mlp-breast-cancer"
-TRIALS = 3  # kills per command (each costs one Python+TensorFlow start, ~8 s)
+# Kill moments per command, as fractions of its window [0.3, 1.0] x its scale x the length of
+# a whole `train --publish`: one seeded draw in each half, so every command gets one moment
+# early (starting up, the first epochs) and one late (checkpoints, the publish, the export's
+# rename) in every run; a command already finished by then counts as not killed. Each trial
+# costs one Python+TensorFlow start (~8 s).
+MOMENTS = ((0.3, 0.65), (0.65, 1.0))
 
 
 def _env(weights_dir):
@@ -139,11 +144,11 @@ def test_sigkill_at_random_moments_never_tears_a_file(tmp_path):
     killed = {}
     for label, (args, scale) in commands.items():
         killed[label] = 0
-        for _ in range(TRIALS):
-            delay = rng.uniform(0.3, 1.0) * duration * scale
+        for low, high in MOMENTS:
+            delay = rng.uniform(low, high) * duration * scale
             killed[label] += _kill_after(args, weights_dir, delay)
             _check_nothing_torn(tmp_path, weights_dir, model)
-    print(f"\nkill trials per command: {TRIALS}; killed (rest had finished): {killed}")
+    print(f"\nkill trials per command: {len(MOMENTS)}; killed (rest had finished): {killed}")
     # Whatever the killed writers left is theirs (dead process ids) and is removed: by the
     # next publish in the weights directory, by the next export beside its targets, by the
     # next run (or resume) in the run directories.
