@@ -1,10 +1,10 @@
 """Every entry builds, loads its shipped weights, predicts and trains on all three backends.
 
-Each backend runs in its own process (KERAS_BACKEND is read once, at import); JAX and PyTorch
-predictions must match TensorFlow's within 1e-4. In the same processes, the shipped weights
-of every entry reproduce their golden outputs (tests/golden/NAME.npz, made by
-tests/golden/make_golden.py) within `GOLDEN_ATOL` (absolute) on each backend, with no
-dataset needed.
+Each backend runs in its own process (KERAS_BACKEND is read once, at import), the three
+side by side; JAX and PyTorch predictions must match TensorFlow's within 1e-4. In the same
+processes, the shipped weights of every entry reproduce their golden outputs
+(tests/golden/NAME.npz, made by tests/golden/make_golden.py) within `GOLDEN_ATOL` (absolute)
+on each backend, with no dataset needed.
 """
 
 import json
@@ -19,23 +19,54 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GOLDEN_ATOL = 1e-4
 REGENERATE = "KERAS_BACKEND=tensorflow python tests/golden/make_golden.py NAME"
+TIMEOUT = 900  # s, for one backend_check.py process while the others run beside it
 
 
-def run_backend(backend, out):
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "backend_check.py"), str(out)],
-        cwd=ROOT,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"backend: {backend}" in result.stdout
-    with open(f"{out}.golden.json") as file:
-        golden = json.load(file)
-    return dict(np.load(out)), golden
+class BackendRun:
+    """tests/backend_check.py in its own process under one backend, started at once.
+
+    The three processes share nothing but read-only files, so they run side by side: each
+    spends most of its time in one Python thread (small models, dataset loading, tf.data),
+    which leaves the other core to the others. `result()` waits for it.
+    """
+
+    def __init__(self, backend, out):
+        self.backend, self.out = backend, out
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        self.stdout, self.stderr = open(f"{out}.stdout", "w+"), open(f"{out}.stderr", "w+")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "backend_check.py"), str(out)],
+            cwd=ROOT,
+            env={**env, "PYTHONPATH": str(ROOT)},
+            stdout=self.stdout,
+            stderr=self.stderr,
+            text=True,
+        )
+        self._result = None
+
+    def result(self):
+        """(predictions, golden report), once the process has ended well."""
+        if self._result is None:
+            try:
+                self.process.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.stop()
+                pytest.fail(f"{self.backend}: backend_check.py ran past {TIMEOUT} s")
+            self.stderr.seek(0)
+            self.stdout.seek(0)
+            assert self.process.returncode == 0, self.stderr.read()[-3000:]
+            assert f"backend: {self.backend}" in self.stdout.read()
+            with open(f"{self.out}.golden.json") as file:
+                golden = json.load(file)
+            self._result = dict(np.load(self.out)), golden
+        return self._result
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.stdout.close()
+        self.stderr.close()
 
 
 def check_golden(backend, golden):
@@ -83,22 +114,35 @@ def test_golden_check_catches_a_drift():
 
 
 @pytest.fixture(scope="module")
-def tensorflow_run(tmp_path_factory):
-    return run_backend("tensorflow", tmp_path_factory.mktemp("tf") / "out.npz")
+def backend_runs(request, tmp_path_factory):
+    """{backend: BackendRun} for TensorFlow and the other backends the selected tests need,
+    all started together before any of them is waited for."""
+    needed = {"tensorflow"}
+    for item in request.session.items:  # the selected tests (after -k, --deselect)
+        callspec = getattr(item, "callspec", None)
+        if item.module is request.module and callspec and "backend" in callspec.params:
+            needed.add(callspec.params["backend"])
+    runs = {
+        backend: BackendRun(backend, tmp_path_factory.mktemp(backend) / "out.npz")
+        for backend in sorted(needed)
+    }
+    yield runs
+    for run in runs.values():
+        run.stop()
 
 
-def test_golden_outputs_on_tensorflow(tensorflow_run):
-    check_golden("tensorflow", tensorflow_run[1])
+def test_golden_outputs_on_tensorflow(backend_runs):
+    check_golden("tensorflow", backend_runs["tensorflow"].result()[1])
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_backend_matches_tensorflow_and_golden_outputs(backend, tensorflow_run, tmp_path):
-    predictions, golden = run_backend(backend, tmp_path / "out.npz")
+def test_backend_matches_tensorflow_and_golden_outputs(backend, backend_runs):
+    predictions, golden = backend_runs[backend].result()
     check_golden(backend, golden)
-    tensorflow_predictions = tensorflow_run[0]
+    tensorflow_predictions = backend_runs["tensorflow"].result()[0]
     assert set(predictions) == set(tensorflow_predictions)
     for name, expected in tensorflow_predictions.items():
         # 1e-4 absolute, or 1e-5 relative for large values: float32 rounding of a CTC
         # log-probability near -31 (asr-digits-ctc, an all-but-impossible class) differs by
-        # 1.4e-4 between TensorFlow and JAX.
+        # 1.4e-4 between TensorFlow and JAX/PyTorch.
         np.testing.assert_allclose(predictions[name], expected, atol=1e-4, rtol=1e-5, err_msg=name)
