@@ -114,9 +114,18 @@ def test_golden_check_catches_a_drift():
 
 
 @pytest.fixture(scope="module")
-def backend_runs(request, tmp_path_factory):
+def backend_runs(request, tmp_path_factory, load_dataset):
     """{backend: BackendRun} for TensorFlow and the other backends the selected tests need,
-    all started together before any of them is waited for."""
+    all started together before any of them is waited for.
+
+    Every entry's dataset is loaded here first (the session's `load_dataset`, which later
+    tests reuse): a constructed dataset not cached yet is then built once, in this process,
+    not three times over by three processes at once on a fresh machine.
+    """
+    import zoo
+
+    for name in zoo.list_models():
+        load_dataset(zoo.get_entry(name).dataset)
     needed = {"tensorflow"}
     for item in request.session.items:  # the selected tests (after -k, --deselect)
         callspec = getattr(item, "callspec", None)
