@@ -78,7 +78,11 @@ class ZooEstimator(BaseEstimator):
             to `fit`, which leaves the caller's global random generators (Python, NumPy,
             TensorFlow, PyTorch, Keras) as it found them.
         warm_start: when fitted already, `fit` continues training the same model.
-        pretrained: start from the entry's shipped weights instead of a random init.
+        pretrained: start from the entry's shipped weights instead of a random init (True),
+            or from those of another zoo entry (its name: transfer learning, layers matched
+            by name; a layer whose shape differs keeps its fresh init and is listed in
+            `model_.zoo_transfer`). With another `num_classes` than the shipped weights, the
+            head is new (see `zoo.transfer`).
         verbose: Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
         distribution: None (one device), a `keras.distribution.DataParallel` (JAX backend;
             over several processes made with `auto_shard_dataset=False`: each process feeds
@@ -206,7 +210,11 @@ class ZooEstimator(BaseEstimator):
         distributed.check_batch_size(self.distribution, self._setting("batch_size"))
         if not isinstance(self.random_state, (np.random.RandomState, np.random.Generator)):
             checks.derive_seed(self.random_state)  # validates; a generator is drawn from in fit
+        if isinstance(self.pretrained, str):  # transfer: the weights of another entry
+            zoo.get_entry(self.pretrained)
         for flag in ("warm_start", "pretrained"):
+            if flag == "pretrained" and isinstance(self.pretrained, str):
+                continue
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise ValueError(
                     f"{flag} must be True or False. Received: {flag}={getattr(self, flag)!r}"
@@ -263,6 +271,11 @@ class ZooEstimator(BaseEstimator):
                     f"which needs {key}={value!r}."
                 )
             overrides[key] = value
+        if isinstance(self.pretrained, str):  # a zoo name: transfer its shipped weights
+            model = zoo.get(self.model, weights=None, **overrides)
+            zoo.transfer.transfer_weights(model, zoo.get(self.pretrained), self.pretrained)
+            self.model_config_ = {**entry.defaults, **overrides}
+            return model
         weights = "pretrained" if self.pretrained else None
         model = zoo.get(self.model, weights=weights, **overrides)
         base = zoo.weights.shipped_row(self.model)["config"] if self.pretrained else {}
@@ -402,17 +415,19 @@ class ZooEstimator(BaseEstimator):
         """The Keras model `fit` trains (the zoo model, unless a task wraps it)."""
         return self.model_
 
-    def _train(self, model, train, validation, continuing):
+    def _train(self, model, train, validation, continuing, epochs=None, initial_epoch=0):
         """Runs `model.fit` on the tf.data pipelines and records `history_`; returns self.
 
         The callbacks are the user's, as given, followed by `_ReplayShuffles`, so that a run
-        resumed at epoch k sees the shuffled orders of an uninterrupted run.
+        resumed at epoch k sees the shuffled orders of an uninterrupted run. `epochs` (default:
+        the setting) counts from `initial_epoch` (a second phase, e.g. fine-tuning).
         """
         callbacks = [*(self.callbacks or []), _ReplayShuffles(train)]
         history = model.fit(
             distributed.local_part(train, self.distribution),
             validation_data=distributed.local_part(validation, self.distribution),
-            epochs=self._setting("epochs"),
+            epochs=initial_epoch + (epochs or self._setting("epochs")),
+            initial_epoch=initial_epoch,
             callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles
             verbose=self.verbose,

@@ -157,6 +157,12 @@ def report(name, model, dataset, weights="pretrained"):
 
         row = read_manifest().get(name, {}) if weights == "pretrained" else {}
         return protocol_metrics(name, model, row.get("config"), row.get("training"))
+    import zoo
+
+    if zoo.get_entry(name).recipe.get("trainer") == "transfer":  # issue 10: vs from scratch
+        from pipelines.transfer import transfer_metrics
+
+        return transfer_metrics(name, model, dataset)
     if "protocol" in dataset.provenance:
         from pipelines.graph import run_protocol
 

@@ -89,6 +89,9 @@ def estimator_for(name, **params):
         from pipelines.recommendation import ZooTwoTower
 
         return ZooTwoTower(name, **params)
+    if trainer == "transfer":  # a pretrained backbone, a new head, then fine-tuning
+        settings = ("pretrained", "freeze", "fine_tune_epochs", "fine_tune_learning_rate")
+        return ZooClassifier(name, **{key: entry.recipe[key] for key in settings}, **params)
     if task in ("node_classification", "graph_classification"):
         from pipelines import graph
 
@@ -175,7 +178,8 @@ class RunRecorder(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         path = self.run_dir / BACKUP
-        if not path.exists():
+        began, self._began = getattr(self, "_began", False), True
+        if began or not path.exists():  # a second fit of the run (fine-tuning) continues
             return
         with np.load(path, allow_pickle=False) as backup:
             state = json.loads(str(backup["state"]))
