@@ -176,9 +176,7 @@ def test_pretrained_with_another_number_of_classes_gets_a_new_head(breast_cancer
     y = np.arange(30) % 3
     with pytest.warns(UserWarning, match="probabilities"):
         clf = ZooClassifier("mlp-breast-cancer", pretrained=True, epochs=1).fit(X, y)
-    assert [item["layer"] for item in clf.model_.zoo_transfer["reinitialised"]] == [
-        "probabilities"
-    ]
+    assert [item["layer"] for item in clf.model_.zoo_transfer["reinitialised"]] == ["probabilities"]
     assert "normalize" in clf.model_.zoo_transfer["loaded"]
 
 
