@@ -139,8 +139,8 @@ def unfreeze(model, keep_batchnorm_frozen=True):
     """Makes every layer trainable again, except BatchNormalization layers when
     `keep_batchnorm_frozen` (the Keras transfer-learning guide's advice: their moving
     statistics would be re-estimated on the small new data set)."""
-    model.trainable = True  # sets every sublayer too
-    if keep_batchnorm_frozen:
-        for layer in model._flatten_layers(include_self=False, recursive=True):
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False
+    # Each layer explicitly: a functional model's `trainable` setter does not reach the
+    # layers that `freeze_backbone` froze one by one.
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        batchnorm = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = not (batchnorm and keep_batchnorm_frozen)
