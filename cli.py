@@ -483,6 +483,14 @@ def command_predict(args):
     if args.out is not None and not args.out.endswith(".npz"):
         raise ValueError(f"--out must name a .npz file. Received: --out {args.out!r}")
     model = zoo.get(args.name, weights=args.weights)
+    if zoo.get_entry(args.name).task == "speech_recognition":  # WAV files -> transcripts
+        from datasets.speech import VOCABULARIES
+        from pipelines.speech import transcribe_files
+
+        vocabulary, separator = VOCABULARIES[zoo.get_entry(args.name).dataset]
+        for path, text in transcribe_files(model, args.files, vocabulary, separator):
+            print(f"{path}\t{text}")
+        return
     class_names = (read_manifest().get(args.name) or {}).get("class_names")
     saved = {}
     for path, x in read_batches(args.files, model):

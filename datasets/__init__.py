@@ -26,6 +26,7 @@ from datasets.movielens import (
     load_movielens_ratings_features,
 )
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
+from datasets.speech import load_digit_strings, load_japanese_vowels
 from datasets.speech_text import load_speech_text
 from datasets.timeseries import load_sp500_volume
 
@@ -35,12 +36,14 @@ LOADERS = {
     "av_mnist": load_av_mnist,
     "breast_cancer": load_breast_cancer,
     "diabetes": load_diabetes,
+    "digit_strings": load_digit_strings,
     "drosophila": load_drosophila,
     "drosophila_ego": load_drosophila_ego,
     "digits": load_digits,
     "driving": load_driving,
     "fashion_mnist": load_fashion_mnist,
     "fashion_mnist_multitask": load_fashion_mnist_multitask,
+    "japanese_vowels": load_japanese_vowels,
     "karate_club": load_karate_club,
     "mnist_digits_100": load_mnist_digits_100,
     "movielens_implicit": load_movielens_implicit,

@@ -152,13 +152,20 @@ def make_dataset(x, y=None, sample_weight=None, batch_size=32, shuffle=False, se
     if shuffle:
         count = len(next(iter(x.values())) if isinstance(x, dict) else x)
         dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    # Slices of arrays in memory have nothing to tune but the prefetch depth, and tf.data's
-    # autotuner costs more than it gives on 2 cores: with it, cnn-fashion-mnist-fast's epochs
-    # alternated between about 12 s and 20 s; with a fixed 2-batch prefetch and the autotuner
-    # off they take a steady 10.6-10.9 s (bench/results-scale-2026-11-29.md).
+    return fixed_prefetch(dataset.batch(batch_size))
+
+
+def fixed_prefetch(batches):
+    """`batches` with a fixed 2-batch prefetch and tf.data's autotuner off.
+
+    Batches computed from arrays in memory have nothing to tune but the prefetch depth, and
+    the autotuner costs more than it gives on 2 cores: with it, cnn-fashion-mnist-fast's
+    epochs alternated between about 12 s and 20 s; with a fixed 2-batch prefetch and the
+    autotuner off they take a steady 10.6-10.9 s (bench/results-scale-2026-11-29.md).
+    """
     options = tf.data.Options()
     options.autotune.enabled = False
-    return dataset.batch(batch_size).prefetch(2).with_options(options)
+    return batches.prefetch(2).with_options(options)
 
 
 def prepare_user_dataset(dataset, model, batch_size):

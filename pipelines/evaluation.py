@@ -100,6 +100,10 @@ def evaluate(model, dataset, split="test"):
         from pipelines.finance import credit_metrics
 
         return credit_metrics(model, dataset)
+    if dataset.task == "speech_recognition":  # CTC: WER/CER, greedy and beam (issue 11)
+        from pipelines.speech import asr_metrics
+
+        return asr_metrics(model, dataset)
     output = predict_arrays(model, X)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)
@@ -137,6 +141,7 @@ HEADLINE_METRIC = {
     "retrieval": "recall_at_1",
     "node_classification": "accuracy",
     "graph_classification": "accuracy",
+    "speech_recognition": "wer",
 }
 
 

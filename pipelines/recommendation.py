@@ -24,15 +24,18 @@ import functools
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 import zoo
 from datasets import movielens
 from pipelines import checks, data, evaluation
+from pipelines.regression import ZooRegressor
 from pipelines.retrieval import ZooRetriever
 
 RATING_BASELINES = ("global_mean", "user_mean", "item_mean", "user_knn", "item_knn")
 RANKING_BASELINES = ("popularity", "item_knn")
 SCORE_OUTPUT = "score"
+RATING_OUTPUT = "rating"
 
 
 @functools.lru_cache(maxsize=8)
@@ -73,17 +76,18 @@ def ranking_baseline_metrics():
     return result
 
 
-def scores(model, x, batch_size=4096):
-    """The model's score per (user, item) row: the "score" output of a model with several
-    outputs (the two-tower's dot product), else its only output (a predicted rating)."""
+def scores(model, x, batch_size=4096, output_name=SCORE_OUTPUT):
+    """The model's score per (user, item) row: output `output_name` of a model with several
+    outputs ("score": the two-tower's dot product, NeuMF's interaction logit; "rating":
+    NeuMF's stars), else its only output (a predicted rating)."""
     output = evaluation.predict_arrays(model, x, batch_size=batch_size)
     if isinstance(output, dict):
-        if SCORE_OUTPUT not in output:
+        if output_name not in output:
             raise ValueError(
-                f"A ranking model with several outputs needs one named {SCORE_OUTPUT!r}. "
+                f"A recommender with several outputs needs one named {output_name!r}. "
                 f"Received outputs: {sorted(output)}"
             )
-        output = output[SCORE_OUTPUT]
+        output = output[output_name]
     return np.asarray(output, "float64").reshape(len(next(iter(x.values()))), -1)[:, 0]
 
 
@@ -112,7 +116,8 @@ def evaluate_split(model, dataset):
         return {**result, **ranking_baseline_metrics()}
     x = model_inputs(model, dataset.X_test["user_id"], dataset.X_test["item_id"])
     # Clipped to the 1..5 stars of the scale, as the baselines' predictions are.
-    result = evaluation.regression_metrics(dataset.y_test, np.clip(scores(model, x), 1.0, 5.0))
+    predicted = scores(model, x, output_name=RATING_OUTPUT)
+    result = evaluation.regression_metrics(dataset.y_test, np.clip(predicted, 1.0, 5.0))
     return {**result, **rating_baseline_metrics(dataset.fold)}
 
 
@@ -149,12 +154,19 @@ def train_fold(name, fold, config=None, training=None, verbose=0):
     epoch's when the recipe holds out no validation split).
     """
     import datasets
+
+    with_features = datasets.load(zoo.get_entry(name).dataset).with_features
+    dataset = movielens.load_ratings_fold(fold, with_features)
+    return train_on(name, dataset, config, training, verbose)
+
+
+def train_on(name, dataset, config=None, training=None, verbose=0):
+    """Trains entry `name` on the training split of the MovieLens `dataset` as `train`
+    does (see `train_fold` for `config` and `training`); returns the trained model."""
     from pipelines.training import VALIDATION_SPLIT, estimator_for
 
     entry = zoo.get_entry(name)
     training = dict(training or {})
-    with_features = datasets.load(entry.dataset).with_features
-    dataset = movielens.load_ratings_fold(fold, with_features=with_features)
     keep = KeepBest()
     estimator = estimator_for(
         name,
@@ -183,6 +195,8 @@ def protocol_metrics(name, model, config=None, training=None, verbose=0):
     by `train_fold` with `config` and `training` (the shipped row's). Returns the mean and
     standard deviation over the folds of rmse and mae, each fold's rmse, the best
     baseline's 5-fold mean rmse (`baseline_rmse`; the best by its mean) and every baseline's.
+    A rating entry with a "score" output as well (NeuMF) adds its leave-one-out ranking
+    metrics beside the ranking baselines (`ranking_protocol`).
     Ranking entries: `evaluate_split` on the leave-one-out split.
     """
     import datasets
@@ -206,7 +220,7 @@ def protocol_metrics(name, model, config=None, training=None, verbose=0):
         for name_ in RATING_BASELINES
     }
     best = min(baselines, key=baselines.get)
-    return {
+    result = {
         "protocol": (
             f"{movielens.FOLDS}-fold cross-validation of the 100,000 ratings (KFold shuffle, "
             f"random_state={movielens.SEED}); fold 1 with the given weights, folds 2-"
@@ -220,6 +234,27 @@ def protocol_metrics(name, model, config=None, training=None, verbose=0):
         "baseline": best,
         **{f"baseline_{name_}_rmse": value for name_, value in baselines.items()},
     }
+    if _has_score_output(model):  # NeuMF: its interaction head on the ranking protocol too
+        result.update(ranking_protocol(name, config, training, verbose))
+    return result
+
+
+def _has_score_output(model):
+    return isinstance(model.output, dict) and SCORE_OUTPUT in model.output
+
+
+def ranking_protocol(name, config=None, training=None, verbose=0):
+    """The leave-one-out ranking metrics of rating entry `name` with a "score" output
+    (NeuMF), trained now on the leave-one-out training interactions with the given
+    configuration and recipe (the shipped weights were trained on rating fold 1, whose
+    training ratings hold most of the held-out latest items). Returns `hr_at_10`,
+    `ndcg_at_10`, `recall_at_1` and the ranking baselines (`baseline_hr_at_10`, ...)."""
+    ranking = movielens.load_movielens_implicit()
+    model = train_on(name, ranking, config, training)
+    metrics = evaluate_split(model, ranking)
+    if verbose:
+        print(f"leave-one-out ranking: hr@10 {metrics['hr_at_10']:.4f}", flush=True)
+    return {"ranking_protocol": ranking.split, **metrics}
 
 
 # -- two-tower retrieval ---------------------------------------------------------------------
@@ -361,6 +396,152 @@ class ZooTwoTower(ZooRetriever):
         return train, validation
 
 
+# -- NeuMF: rated pairs and sampled unrated ones -------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+def rated_mean_squared_error(y_true, y_pred):
+    """Mean squared error over the rows whose target is a rating (> 0); the sampled pairs
+    the user did not rate carry the target 0 and add nothing."""
+    y_true = keras.ops.cast(y_true, "float32")
+    y_pred = keras.ops.cast(y_pred, "float32")
+    rated = keras.ops.cast(y_true > 0, "float32")
+    return keras.ops.sum(rated * (y_true - y_pred) ** 2) / keras.ops.maximum(
+        keras.ops.sum(rated), 1.0
+    )
+
+
+class ZooNeuMF(ZooRegressor):
+    """Trains a NeuMF recommender (a "rating" and a "score" output) on rated (user, item)
+    pairs, like a regressor of the ratings; `predict` returns stars, `score` is R^2.
+
+    Every epoch, each rated pair of X comes with `negatives` (recipe key, default 4) pairs
+    of the same user and items drawn uniformly from the items of X (fresh draws each epoch,
+    seeded by `random_state`). A drawn pair is labelled from the training ratings: an
+    interaction (score target 1, its rating the rating target) when the user rated that
+    item in X, else no interaction (score target 0, rating target 0, which
+    `rated_mean_squared_error` leaves out). Loss: binary cross-entropy of "score" plus
+    `rating_loss_weight` (recipe key, default 1) x the rated pairs' squared error. X is the
+    dict {"user_id", "item_id", "user_features", "item_features"} of the rated pairs
+    (`datasets.movielens.inputs`); ratings y must be > 0. The negatives are drawn here, so
+    no validation split is held out (validation_split and validation_data are refused).
+
+    Example:
+
+        reg = ZooNeuMF("neumf-movielens", epochs=2, random_state=0)
+        reg.fit(data.X_train, data.y_train).predict(data.X_test)       # stars
+        reg.predict_interaction(data.X_test)                         # P(rated)
+    """
+
+    def _loss(self):
+        return {
+            RATING_OUTPUT: rated_mean_squared_error,
+            SCORE_OUTPUT: keras.losses.BinaryCrossentropy(from_logits=True),
+        }
+
+    def _metrics(self):
+        return None
+
+    def _loss_weights(self):
+        return {
+            RATING_OUTPUT: float(self._entry().recipe.get("rating_loss_weight", 1.0)),
+            SCORE_OUTPUT: 1.0,
+        }
+
+    def _datasets_from_arrays(self, X, y, validation_data, continuing, sample_weight=None):
+        for what, value in (
+            ("sample_weight", sample_weight),
+            ("validation_data", validation_data),
+        ):
+            if value is not None:
+                raise ValueError(
+                    f"ZooNeuMF.fit takes no {what}: it samples unrated pairs itself. "
+                    f"Received: {what}={type(value).__name__}"
+                )
+        if self.validation_split:
+            raise ValueError(
+                "ZooNeuMF holds out no validation split (its negatives are sampled each "
+                f"epoch). Received: validation_split={self.validation_split!r}"
+            )
+        if not isinstance(X, dict):
+            raise ValueError(
+                "X must be a dict of the rated pairs' inputs {'user_id', 'item_id', "
+                f"'user_features', 'item_features'}}. Received: {type(X).__name__}"
+            )
+        ratings = np.asarray(self._encode_targets(y, fitting=not continuing), "float32")
+        if not continuing:
+            self.model_ = self._build_model({})
+        x = data.as_input_dict(X, self.model_)
+        data.check_same_length({"X": x["user_id"], "y": ratings})
+        if not np.all(np.isfinite(ratings)) or not np.all(ratings > 0):
+            raise ValueError(
+                "y must hold the pairs' ratings, all > 0 (0 marks an unrated pair). "
+                f"Received: min {np.nanmin(ratings)!r}"
+            )
+        negatives = checks.check_int("negatives", self._entry().recipe.get("negatives", 4))
+        per_batch = max(1, self._setting("batch_size") // (1 + negatives))
+        if not continuing:
+            if not self.pretrained:
+                from pipelines.base import adapt_normalizers
+
+                adapt_normalizers(self.model_, x, {RATING_OUTPUT: ratings})
+            self._compile(self.model_, steps_per_epoch=-(-len(ratings) // per_batch))
+        return _sampled_pairs(x, ratings, negatives, per_batch, self._seed), None
+
+    def predict(self, X):
+        """The predicted rating (stars) of each (user, item) pair of X, 1-D."""
+        return np.asarray(self._predict_raw(X)[RATING_OUTPUT]).reshape(-1)
+
+    def predict_interaction(self, X):
+        """The probability that each user rates the item (sigmoid of "score"), 1-D."""
+        logits = np.asarray(self._predict_raw(X)[SCORE_OUTPUT], "float64").reshape(-1)
+        return 1.0 / (1.0 + np.exp(-logits))
+
+
+def _sampled_pairs(x, ratings, negatives, per_batch, seed):
+    """The training pipeline of `ZooNeuMF`: batches of `per_batch` rated pairs (reshuffled
+    each epoch), each followed by `negatives` pairs of its user and drawn items, labelled
+    from the training ratings (see `ZooNeuMF`)."""
+    users = x["user_id"].reshape(-1).astype("int64")
+    items = x["item_id"].reshape(-1).astype("int64")
+    item_ids, first = np.unique(items, return_index=True)
+    stride = int(item_ids.max()) + 1
+    rated = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(users * stride + items, ratings), default_value=0.0
+    )
+    user_features = tf.constant(x["user_features"])
+    pool_ids = tf.constant(item_ids)
+    pool_features = tf.constant(x["item_features"][first])
+    rows = tf.data.Dataset.range(len(ratings)).shuffle(
+        len(ratings), seed=seed, reshuffle_each_iteration=True
+    )
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+    def pairs(index, draw):
+        count = tf.shape(index)[0]
+        drawn = tf.random.stateless_uniform(
+            (count, negatives), seed=draw, maxval=len(item_ids), dtype="int64"
+        )
+        user = tf.repeat(tf.gather(users, index), 1 + negatives)
+        positive = tf.gather(items, index)[:, None]
+        item = tf.reshape(tf.concat([positive, tf.gather(pool_ids, drawn)], 1), (-1,))
+        rating = rated.lookup(user * stride + item)
+        item_rows = tf.searchsorted(pool_ids, item)
+        inputs = {
+            "item_features": tf.gather(pool_features, item_rows),
+            "item_id": tf.cast(item[:, None], "int32"),
+            "user_features": tf.gather(user_features, tf.repeat(index, 1 + negatives)),
+            "user_id": tf.cast(user[:, None], "int32"),
+        }
+        targets = {
+            RATING_OUTPUT: rating[:, None],
+            SCORE_OUTPUT: tf.cast(rating > 0, "float32")[:, None],
+        }
+        return inputs, targets
+
+    return data.fixed_prefetch(tf.data.Dataset.zip(rows.batch(per_batch), draws).map(pairs))
+
+
 # -- top-k recommendations -------------------------------------------------------------------
 
 
@@ -369,7 +550,8 @@ def recommend(name, user, k=10, weights="pretrained"):
 
     A two-tower entry embeds the user and every item and retrieves the top items with
     `keras_rs.layers.BruteForceRetrieval` (exact dot-product top-k); a rating entry ranks
-    every item by its predicted rating. Items the user rated anywhere in MovieLens-100k are
+    every item by its "score" output (NeuMF's interaction logit) or, with one output, its
+    predicted rating. Items the user rated anywhere in MovieLens-100k are
     left out.
 
     Returns a list of {"item_id", "title", "year", "score"}.

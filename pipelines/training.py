@@ -92,6 +92,14 @@ def estimator_for(name, **params):
     if trainer == "transfer":  # a pretrained backbone, a new head, then fine-tuning
         settings = ("pretrained", "freeze", "fine_tune_epochs", "fine_tune_learning_rate")
         return ZooClassifier(name, **{key: entry.recipe[key] for key in settings}, **params)
+    if trainer == "neumf":  # rated pairs and sampled unrated ones, two heads
+        from pipelines.recommendation import ZooNeuMF
+
+        return ZooNeuMF(name, **params)
+    if task == "speech_recognition":  # CTC on waveforms (issue 11)
+        from pipelines.speech import ZooCTC
+
+        return ZooCTC(name, **params)
     if task in ("node_classification", "graph_classification"):
         from pipelines import graph
 
@@ -122,7 +130,8 @@ def software_versions():
 def plot_learning_curve(history, task, path):
     """Saves loss and the headline metric per epoch (train and validation) as a PNG.
 
-    A multitask run plots the total loss and the metric of each head.
+    A multitask run plots the total loss and the metric of each head; a model with several
+    outputs also gets each output's loss.
     """
     if task == "multitask":
         metrics = sorted(
@@ -130,11 +139,14 @@ def plot_learning_curve(history, task, path):
             for key in history
             if key.endswith(("_accuracy", "_mean_absolute_error")) and not key.startswith("val_")
         )
-    elif task in ("retrieval", "node_classification"):
-        metrics = []  # the contrastive loss / the loss on the labelled nodes only
+    elif task in ("retrieval", "node_classification", "speech_recognition"):
+        metrics = []  # the contrastive loss / the loss on the labelled nodes / CTC only
     else:
         headline = {"classification": "accuracy", "graph_classification": "accuracy"}
         metrics = [headline.get(task, "mean_absolute_error")]
+    # the headline metric when the run recorded it, and each output's loss (several outputs)
+    metrics = [key for key in metrics if key in history]
+    metrics += sorted(k for k in history if k.endswith("_loss") and not k.startswith("val_"))
     keys = ["loss", *metrics]
     figure, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
     for axis, key in zip(axes[0], keys):

@@ -98,4 +98,7 @@ def test_backend_matches_tensorflow_and_golden_outputs(backend, tensorflow_run, 
     tensorflow_predictions = tensorflow_run[0]
     assert set(predictions) == set(tensorflow_predictions)
     for name, expected in tensorflow_predictions.items():
-        np.testing.assert_allclose(predictions[name], expected, atol=1e-4, err_msg=name)
+        # 1e-4 absolute, or 1e-5 relative for large values: float32 rounding of a CTC
+        # log-probability near -31 (asr-digits-ctc, an all-but-impossible class) differs by
+        # 1.4e-4 between TensorFlow and JAX.
+        np.testing.assert_allclose(predictions[name], expected, atol=1e-4, rtol=1e-5, err_msg=name)

@@ -9,6 +9,8 @@ import zoo
 from datasets import movielens
 from pipelines import evaluation, recommendation
 
+FEATURE_INPUTS = ["item_features", "item_id", "user_features", "user_id"]
+
 
 @pytest.fixture(scope="module")
 def ratings(load_dataset):
@@ -192,15 +194,95 @@ def test_train_fold_trains_another_fold():
     assert 0.85 < metrics["rmse"] < 1.2
 
 
+SHIPPED_SIGNATURES = {
+    "mf-movielens": (["item_id", "user_id"], ["rating"]),
+    "neumf-movielens": (FEATURE_INPUTS, ["rating", "score"]),
+    "two-tower-movielens": (FEATURE_INPUTS, ["item_embedding", "score", "user_embedding"]),
+}
+
+
 @pytest.mark.parametrize("format", ["saved_model", "onnx"])
-def test_the_shipped_mf_exports_verified(format, tmp_path, ratings):
+@pytest.mark.parametrize("name", sorted(SHIPPED_SIGNATURES))
+def test_the_shipped_recommenders_export_verified(name, format, tmp_path):
     from pipelines.export import export_model
 
-    model = zoo.get("mf-movielens")
-    sample = {name: value[:16] for name, value in ratings.X_test.items()}
-    report = export_model(model, tmp_path, format=format, name="mf-movielens", sample=sample)
-    assert sorted(report["inputs"]) == ["item_id", "user_id"]
-    assert report["outputs"] == ["rating"] and report["max_abs_diff"] < 1e-4
+    model = zoo.get(name)
+    sample = recommendation.model_inputs(model, [196, 186, 22, 244], [242, 302, 377, 51])
+    report = export_model(model, tmp_path, format=format, name=name, sample=sample)
+    inputs, outputs = SHIPPED_SIGNATURES[name]
+    assert sorted(report["inputs"]) == inputs and sorted(report["outputs"]) == outputs
+    assert report["max_abs_diff"] < 1e-4
+
+
+# -- NeuMF --------------------------------------------------------------------------------
+
+
+def test_neumf_pairs_are_labelled_from_the_training_ratings(ratings):
+    x = movielens.inputs(ratings.X_train["user_id"][:500], ratings.X_train["item_id"][:500])
+    y = ratings.y_train[:500]
+    pairs = zip(x["user_id"][:, 0], x["item_id"][:, 0], y)
+    known = {(int(u), int(i)): float(r) for u, i, r in pairs}
+    batches = recommendation._sampled_pairs(x, y, negatives=3, per_batch=50, seed=0)
+    first_epoch = list(batches)
+    assert len(first_epoch) == 10
+    inputs, targets = first_epoch[0]
+    users = inputs["user_id"].numpy().reshape(-1)
+    items = inputs["item_id"].numpy().reshape(-1)
+    rating = targets["rating"].numpy().reshape(-1)
+    assert users.shape == (200,) and np.array_equal(users[::4], users[3::4])
+    assert (rating[::4] > 0).all()  # each rated pair, then its 3 drawn pairs
+    expected = [known.get((int(u), int(i)), 0.0) for u, i in zip(users, items)]
+    assert np.allclose(rating, expected)
+    assert np.array_equal(targets["score"].numpy().reshape(-1), (rating > 0).astype("float32"))
+    tables = movielens.tables()
+    assert np.allclose(inputs["item_features"].numpy(), tables.item_features[items])
+    assert np.allclose(inputs["user_features"].numpy(), tables.user_features[users])
+    second = next(iter(batches))[0]["item_id"].numpy()
+    assert not np.array_equal(second, inputs["item_id"].numpy())  # fresh draws each epoch
+    again = recommendation._sampled_pairs(x, y, negatives=3, per_batch=50, seed=0)
+    assert np.array_equal(next(iter(again))[0]["item_id"].numpy(), inputs["item_id"].numpy())
+
+
+def test_neumf_trains_on_a_slice_and_refuses_bad_input(load_dataset):
+    from pipelines.training import estimator_for
+
+    data = load_dataset("movielens_ratings_features")
+    estimator = estimator_for("neumf-movielens", epochs=1, batch_size=500, random_state=0)
+    assert isinstance(estimator, recommendation.ZooNeuMF)
+    x = {name: value[:3000] for name, value in data.X_train.items()}
+    estimator.fit(x, data.y_train[:3000])
+    assert np.isfinite(estimator.history_["loss"]).all()
+    test = {name: value[:5] for name, value in data.X_test.items()}
+    assert estimator.predict(test).shape == (5,)
+    probability = estimator.predict_interaction(test)
+    assert probability.shape == (5,) and ((probability > 0) & (probability < 1)).all()
+    with pytest.raises(ValueError, match="all > 0"):
+        estimator.fit(x, np.zeros(3000))
+    with pytest.raises(ValueError, match="validation_split"):
+        estimator.set_params(validation_split=0.1).fit(x, data.y_train[:3000])
+    with pytest.raises(ValueError, match="X must be a dict"):
+        estimator.set_params(validation_split=0.0).fit(np.zeros((4, 2)), np.ones(4))
+
+
+def test_the_neumf_protocol_adds_the_ranking_metrics(monkeypatch):
+    """The protocol's two parts, with the shipped model standing in for the models it
+    trains (the real run: `python cli.py evaluate neumf-movielens`, a few minutes)."""
+    model = zoo.get("neumf-movielens")
+    monkeypatch.setattr(recommendation, "train_on", lambda *args, **kwargs: model)
+    result = recommendation.protocol_metrics("neumf-movielens", model)
+    assert len(result["fold_rmse"]) == 5 and result["baseline"] == "item_knn"
+    for key in ("hr_at_10", "ndcg_at_10", "baseline_hr_at_10", "baseline_ndcg_at_10"):
+        assert 0 < result[key] < 1
+    json.dumps(result)
+
+
+def test_shipped_neumf_beats_the_rating_baselines_on_fold_1(load_dataset):
+    data = load_dataset("movielens_ratings_features")
+    metrics = evaluation.evaluate(zoo.get("neumf-movielens"), data)
+    assert metrics["rmse"] <= 0.925 and metrics["rmse"] < metrics["baseline_rmse"]
+    recorded = zoo.weights.read_manifest()["neumf-movielens"]["metrics"]
+    for key, value in metrics.items():
+        assert value == (pytest.approx(recorded[key], abs=1e-4) if key != "baseline" else value)
 
 
 # -- two-tower retrieval and the recommend command --------------------------------------------

@@ -26,6 +26,7 @@ TASKS = (
     "retrieval",
     "node_classification",
     "graph_classification",
+    "speech_recognition",
 )
 HEAD_KINDS = ("classification", "regression")
 

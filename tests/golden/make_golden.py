@@ -86,6 +86,10 @@ def golden_inputs(name, model):
                 x[row, length:] = 0  # padding after the text
         elif kind in GRAPH_INPUTS:
             x = _graph_input(kind, shape, inputs, rng)
+        elif kind == "frames":  # speaker-id: LPC cepstra, zero frames after each utterance
+            x = _normal_like_normalize(model, shape, rng)
+            for row, length in enumerate(rng.integers(7, shape[0] + 1, SAMPLES)):
+                x[row, length:] = 0.0
         elif kind in ("features", "series", "observation"):
             x = _normal_like_normalize(model, shape, rng)
             if name == "mlp-breast-cancer":

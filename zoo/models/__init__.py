@@ -10,6 +10,7 @@ from zoo.models import (  # noqa: F401
     recommendation,
     retrieval,
     sequence,
+    speech,
     tabular,
     vision,
 )

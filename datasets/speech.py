@@ -1,0 +1,346 @@
+"""Speech datasets of issue 11: speaker identification and connected-digit recognition.
+
+`load_japanese_vowels` ("japanese_vowels", classification): Kudo, Toyama and Shimbo's
+Japanese Vowels data (UCI, CC BY 4.0), as shipped inside the sktime wheel
+(`sktime.datasets.load_japanese_vowels`): nine male speakers each uttered the vowels /ae/
+twice; every utterance is 7..29 frames of 12 LPC cepstrum coefficients (sampling rate
+10 kHz, frame length 25.6 ms, shift 6.4 ms). Real recordings; nothing is constructed.
+
+Split: the standard one of the source (and of the UCR/UEA archive): 270 training utterances
+(30 per speaker), 370 test utterances (24..88 per speaker, recorded separately).
+
+X is float32 (n, `MAX_FRAMES` = 29, 12): each utterance's frames, zero-padded at the end
+(the model masks all-zero frames; a real frame is never all zero); y is int64 speaker
+0..8 (`class_names` "speaker 1" .. "speaker 9").
+
+Baseline (`provenance["baseline_metrics"]["baseline_accuracy"]`): 1-nearest-neighbour with
+dependent dynamic time warping (Euclidean frame distance, no warping window) on the same
+split, computed when the data is loaded (`dtw_1nn_accuracy`, NumPy, about five seconds).
+
+`load_digit_strings` ("digit_strings", speech_recognition): connected digit strings of 1..7
+digits ("three five one"), for CTC recognition.
+- Train: `TRAIN_STRINGS` SYNTHETIC strings spoken by Debian espeak-ng (formant synthesis,
+  not a human voice) with a seeded random English accent, voice variant (one of the
+  training variants), speed and pitch; words are joined by " " or ", " (a pause), at random
+  (a string that would not fit in a clip is said again at 175 words/min without pauses).
+- Test (`X_test`): `TEST_STRINGS` SYNTHETIC strings spoken by the `HELD_OUT_VOICES` (24)
+  voice variants that never occur in training (`held_out_variants()`).
+- Real test (`load_real_digit_strings()`, never trained on): `REAL_STRINGS` strings built
+  from the REAL asterisk recordings `digits/0.wav` .. `digits/9.wav` (Allison Smith, 8 kHz,
+  CC-BY-SA-3.0): each digit's trimmed recording, joined by seeded gaps of 20..80 ms of
+  silence, with 20..60 ms of silence before and after.
+Every clip is 8 kHz mono float32, RMS-normalised to `TARGET_RMS` and zero-padded at the end
+to `CLIP_SAMPLES` (44,000 = 5.5 s; the longest string fits). X is {"audio": (n, 44000)};
+y is int32 (n, 7): the digits as label ids digit + 1 (0 is CTC's blank and the padding).
+The synthetic clips are cached (int16) in `$ZOO_HOME/datasets/digit_strings-v1.npz`.
+"""
+
+import concurrent.futures
+import pathlib
+import shutil
+
+import numpy as np
+
+from datasets.audio import ACCENTS, INSTALL_ESPEAK, VARIANTS, espeak, read_wav, to_8k, trim_silence
+from datasets.base import Dataset, DatasetMissingError, cache_file, read_npz, save_npz_atomic
+
+MAX_FRAMES = 29
+NUM_COEFFICIENTS = 12
+INSTALL_SKTIME = "pip install sktime"
+
+
+def _arrays(split):
+    """(X float32 (n, MAX_FRAMES, 12) zero-padded, lengths (n,), y int64 (n,)) of a split."""
+    try:
+        from sktime.datasets import load_japanese_vowels as sktime_loader
+    except ImportError:
+        raise DatasetMissingError(
+            "The Japanese vowels data ships inside the `sktime` package, which is not "
+            f"installed. Install it with: {INSTALL_SKTIME}"
+        ) from None
+    frame, labels = sktime_loader(split=split, return_X_y=True)
+    X = np.zeros((len(frame), MAX_FRAMES, NUM_COEFFICIENTS), dtype="float32")
+    lengths = np.zeros(len(frame), dtype="int64")
+    for row in range(len(frame)):
+        utterance = np.stack([np.asarray(frame.iloc[row, column]) for column in range(12)], -1)
+        lengths[row] = len(utterance)
+        X[row, : len(utterance)] = utterance
+    return X, lengths, labels.astype("int64") - 1
+
+
+def dtw_distances(A, lengths_a, B, lengths_b):
+    """Dependent DTW distances (n_a, n_b) between zero-padded multivariate sequences.
+
+    The frame cost is the Euclidean distance between the 12-dimensional frames; the path
+    may step (1, 0), (0, 1) or (1, 1) with no window; the distance of a pair is the summed
+    cost of the best path from the first frames to the last real frames of both. Vectorised
+    over all pairs (one dynamic-programming grid over the padded frames).
+
+    Example:
+
+        dtw_distances(X[:1], lengths[:1], X[:1], lengths[:1])   # [[0.]]
+    """
+    A, B = np.asarray(A, "float64"), np.asarray(B, "float64")
+    n_a, t_a, _ = A.shape
+    n_b, t_b, _ = B.shape
+    D = np.full((n_a, n_b, t_a + 1, t_b + 1), np.inf)
+    D[:, :, 0, 0] = 0.0
+    for i in range(t_a):
+        cost = np.sqrt(((A[:, None, i, None, :] - B[None, :, :, :]) ** 2).sum(-1))  # (na,nb,tb)
+        for j in range(t_b):
+            best = np.minimum(np.minimum(D[:, :, i, j + 1], D[:, :, i + 1, j]), D[:, :, i, j])
+            D[:, :, i + 1, j + 1] = cost[:, :, j] + best
+    rows = np.arange(n_a)[:, None]
+    columns = np.arange(n_b)[None, :]
+    return D[rows, columns, np.asarray(lengths_a)[:, None], np.asarray(lengths_b)[None, :]]
+
+
+def dtw_1nn_accuracy(X_train, lengths_train, y_train, X_test, lengths_test, y_test):
+    """Accuracy of 1-NN with `dtw_distances` (test utterances against training ones)."""
+    predicted = []
+    for start in range(0, len(X_test), 64):  # bounded memory
+        part = slice(start, start + 64)
+        distances = dtw_distances(X_test[part], lengths_test[part], X_train, lengths_train)
+        predicted.append(np.asarray(y_train)[np.argmin(distances, axis=1)])
+    return float(np.mean(np.concatenate(predicted) == np.asarray(y_test)))
+
+
+def load_japanese_vowels():
+    """Speaker identification (9 speakers) from 12 LPC cepstra per frame, standard split.
+
+    See the module docstring for the source, the padding, the split and the baseline.
+
+    Example:
+
+        data = load_japanese_vowels()
+        data.X_train.shape, data.X_test.shape    # (270, 29, 12), (370, 29, 12)
+        data.provenance["baseline_metrics"]      # {'baseline_accuracy': ...}
+    """
+    X_train, lengths_train, y_train = _arrays("train")
+    X_test, lengths_test, y_test = _arrays("test")
+    import sktime
+
+    baseline = dtw_1nn_accuracy(X_train, lengths_train, y_train, X_test, lengths_test, y_test)
+    return Dataset(
+        name="japanese_vowels",
+        task="classification",
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        split=(
+            "the source's standard split: 270 training utterances (30 per speaker), 370 test "
+            "utterances recorded separately"
+        ),
+        feature_names=[f"lpc_cepstrum_{k}" for k in range(NUM_COEFFICIENTS)],
+        class_names=[f"speaker {k}" for k in range(1, 10)],
+        provenance={
+            "source": (
+                f"sktime {sktime.__version__} `sktime.datasets.load_japanese_vowels`: UCI "
+                "Japanese Vowels (M. Kudo, J. Toyama, M. Shimbo), 9 male speakers uttering "
+                "/ae/, 12 LPC cepstrum coefficients per 25.6 ms frame, 7..29 frames"
+            ),
+            "licence": "CC BY 4.0 (UCI Machine Learning Repository); sktime: BSD-3-Clause",
+            "install": INSTALL_SKTIME,
+            "citation": (
+                "M. Kudo, J. Toyama, M. Shimbo. Multidimensional curve classification using "
+                "passing-through regions. Pattern Recognition Letters 20 (1999) 1103-1111"
+            ),
+            "padding": f"zero frames after the last real frame, to {MAX_FRAMES} frames",
+            "baseline": "1-NN, dependent DTW (Euclidean frame cost, no window), same split",
+            "baseline_metrics": {"baseline_accuracy": baseline},
+        },
+    )
+
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+MAX_DIGITS = 7
+CLIP_SAMPLES = 44000  # 5.5 s at 8 kHz
+TARGET_RMS = 0.05
+TRAIN_STRINGS = 2000
+TEST_STRINGS = 300
+REAL_STRINGS = 300
+HELD_OUT_VOICES = 24
+DIGITS_SEED = 11
+DIGITS_CACHE_VERSION = 1
+SPEED_RANGE = (110, 200)
+PITCH_RANGE = (20, 80)
+DIGIT_SOUNDS = pathlib.Path("/usr/share/asterisk/sounds/en_US_f_Allison/digits")
+INSTALL_ASTERISK = "sudo apt-get install asterisk-core-sounds-en-wav"
+# The token vocabulary (id -> token, 0 the CTC blank) and the separator of each CTC dataset.
+VOCABULARIES = {"digit_strings": (["<blank>", *DIGIT_WORDS], " ")}
+
+
+def digits_to_text(label_ids):
+    """The words of a row of label ids (digit + 1; 0 = padding): [3, 1] -> "two zero"."""
+    return " ".join(DIGIT_WORDS[int(i) - 1] for i in label_ids if int(i) > 0)
+
+
+def held_out_variants():
+    """The espeak-ng voice variants of the synthetic test split (never in training)."""
+    order = np.random.default_rng(DIGITS_SEED).permutation(len(VARIANTS))
+    return sorted((VARIANTS[i] for i in order[:HELD_OUT_VOICES]), key=str.lower)
+
+
+def _labels(rng, count):
+    labels = np.zeros((count, MAX_DIGITS), "int32")
+    for row in range(count):
+        length = rng.integers(1, MAX_DIGITS + 1)
+        labels[row, :length] = rng.integers(0, 10, size=length) + 1
+    return labels
+
+
+def _place(waveform):
+    """RMS-normalised, zero-padded to CLIP_SAMPLES (raises when the clip is too long)."""
+    if len(waveform) > CLIP_SAMPLES:
+        raise ValueError(f"a digit string of {len(waveform)} samples exceeds {CLIP_SAMPLES}")
+    clip = np.zeros(CLIP_SAMPLES, "float32")
+    clip[: len(waveform)] = waveform
+    rms = float(np.sqrt(np.mean(np.asarray(waveform, "float64") ** 2))) if len(waveform) else 0
+    return np.clip(clip * (TARGET_RMS / max(rms, 1e-9)), -1, 1)
+
+
+def _synthesise(job):
+    text, accent, variant, speed, pitch = job
+    return espeak(text, accent, variant, speed, pitch)
+
+
+def _synthetic_split(rng, count, variants):
+    labels = _labels(rng, count)
+    jobs = []
+    for row in labels:
+        separator = ", " if rng.random() < 0.5 else " "
+        text = separator.join(DIGIT_WORDS[i - 1] for i in row if i > 0)
+        jobs.append(
+            (
+                text,
+                ACCENTS[rng.integers(len(ACCENTS))],
+                variants[rng.integers(len(variants))],
+                int(rng.integers(*SPEED_RANGE)),
+                int(rng.integers(*PITCH_RANGE)),
+            )
+        )
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        waveforms = list(pool.map(_synthesise, jobs))
+    for k, (job, waveform) in enumerate(zip(jobs, waveforms)):
+        if len(waveform) > CLIP_SAMPLES:  # slow and with pauses: said again, faster, no pauses
+            jobs[k] = (job[0].replace(",", ""), job[1], job[2], max(job[3], 175), job[4])
+            waveforms[k] = _synthesise(jobs[k])
+    too_long = [job[0] for job, w in zip(jobs, waveforms) if len(w) > CLIP_SAMPLES]
+    if too_long:
+        raise ValueError(f"espeak-ng strings longer than {CLIP_SAMPLES} samples: {too_long[:3]}")
+    audio = np.round(np.stack([_place(w) for w in waveforms]) * 32767).astype("int16")
+    voices = np.array([f"{job[1]}+{job[2]} s{job[3]} p{job[4]}" for job in jobs])
+    return audio, labels, voices
+
+
+def synthetic_digit_strings():
+    """The cached espeak-ng digit strings: {"train_audio", "train_labels", "train_voice",
+    "test_audio", "test_labels", "test_voice"} (audio int16), built on first use."""
+    path = cache_file(f"digit_strings-v{DIGITS_CACHE_VERSION}.npz")
+    cached = read_npz(path)
+    if cached is not None and len(cached.get("train_labels", ())) == TRAIN_STRINGS:
+        return cached
+    if shutil.which("espeak-ng") is None:
+        raise DatasetMissingError(
+            f"digit_strings needs espeak-ng. Install it with: {INSTALL_ESPEAK}"
+        )
+    held_out = set(held_out_variants())
+    train_variants = [v for v in VARIANTS if v not in held_out]
+    rng = np.random.default_rng(DIGITS_SEED + 1)
+    arrays = {}
+    for split, count, variants in (
+        ("train", TRAIN_STRINGS, train_variants),
+        ("test", TEST_STRINGS, sorted(held_out, key=str.lower)),
+    ):
+        audio, labels, voices = _synthetic_split(rng, count, variants)
+        arrays.update(
+            {f"{split}_audio": audio, f"{split}_labels": labels, f"{split}_voice": voices}
+        )
+    save_npz_atomic(path, arrays)
+    return arrays
+
+
+def real_digit_recordings():
+    """{digit: trimmed 8 kHz float32 waveform} of the asterisk digits 0..9."""
+    if not DIGIT_SOUNDS.exists():
+        raise DatasetMissingError(
+            f"The asterisk digit recordings are missing ({DIGIT_SOUNDS}). "
+            f"Install them with: {INSTALL_ASTERISK}"
+        )
+    return {d: trim_silence(to_8k(*read_wav(DIGIT_SOUNDS / f"{d}.wav"))) for d in range(10)}
+
+
+def load_real_digit_strings(count=REAL_STRINGS, with_boundaries=False):
+    """REAL test strings from the asterisk digit recordings (never trained on).
+
+    Returns (audio float32 (count, CLIP_SAMPLES), labels int32 (count, 7)), and with
+    `with_boundaries` also a list of per-string [(start_s, end_s)] word boundaries (where
+    each digit's trimmed recording was placed).
+    """
+    recordings = real_digit_recordings()
+    rng = np.random.default_rng(DIGITS_SEED + 2)
+    labels = _labels(rng, count)
+    audio, boundaries = [], []
+    for row in labels:
+        pieces = [np.zeros(int(rng.integers(160, 481)), "float32")]
+        position, words = len(pieces[0]), []
+        for k, label in enumerate(row[row > 0]):
+            if k:
+                gap = np.zeros(int(rng.integers(160, 641)), "float32")
+                pieces.append(gap)
+                position += len(gap)
+            word = recordings[int(label) - 1]
+            pieces.append(word)
+            words.append((position / 8000, (position + len(word)) / 8000))
+            position += len(word)
+        pieces.append(np.zeros(int(rng.integers(160, 481)), "float32"))
+        audio.append(_place(np.concatenate(pieces)))
+        boundaries.append(words)
+    audio = np.stack(audio)
+    return (audio, labels, boundaries) if with_boundaries else (audio, labels)
+
+
+def load_digit_strings():
+    """Connected digit strings for CTC: synthetic train, held-out-voice synthetic test.
+
+    See the module docstring; the real test strings come from `load_real_digit_strings()`.
+
+    Example:
+
+        data = load_digit_strings()
+        data.X_train["audio"].shape, data.y_train.shape    # (2000, 44000), (2000, 7)
+        digits_to_text(data.y_test[0])                       # e.g. "four two"
+    """
+    arrays = synthetic_digit_strings()
+    as_float = lambda a: a.astype("float32") / 32767.0  # noqa: E731
+    held_out = held_out_variants()
+    return Dataset(
+        name="digit_strings",
+        task="speech_recognition",
+        X_train={"audio": as_float(arrays["train_audio"])},
+        y_train=arrays["train_labels"],
+        X_test={"audio": as_float(arrays["test_audio"])},
+        y_test=arrays["test_labels"],
+        split=(
+            f"{TRAIN_STRINGS} SYNTHETIC espeak-ng strings of 1..{MAX_DIGITS} digits by "
+            f"{len(VARIANTS) - HELD_OUT_VOICES} voice variants (train); {TEST_STRINGS} by "
+            f"{HELD_OUT_VOICES} HELD-OUT variants (test); {REAL_STRINGS} REAL strings built "
+            "from the asterisk digit recordings (second test set, never trained on)"
+        ),
+        provenance={
+            "source": (
+                "SYNTHETIC: Debian espeak-ng (formant synthesis) speaking digit words with "
+                "seeded accents, voice variants, speed and pitch; REAL second test set: "
+                "asterisk-core-sounds-en-wav digits/0..9.wav (en_US_f_Allison, 8 kHz)"
+            ),
+            "licence": "espeak-ng GPL-3.0 tool output (synthetic); asterisk sounds CC-BY-SA-3.0",
+            "install": f"{INSTALL_ESPEAK}; {INSTALL_ASTERISK}",
+            "held_out_voices": held_out,
+            "sample_rate": 8000,
+            "clip_samples": CLIP_SAMPLES,
+            "vocabulary": ["<blank>", *DIGIT_WORDS],
+            "token_separator": " ",
+            "constructed": True,
+        },
+    )

@@ -1,0 +1,308 @@
+"""Speech recognition with CTC: training, decoding, error rates, WAV input (issue 11).
+
+A CTC entry's model takes raw 8 kHz waveforms and returns per-frame log-probabilities
+(batch, frames, vocabulary), class 0 being CTC's blank. It trains with `keras.losses.CTC`
+on int32 label rows (batch, max_labels), 0-padded (`ZooCTC`). Decoding happens outside the
+model, with `keras.ops.ctc_decode` (greedy or beam search), so exports (SavedModel, ONNX)
+return the log-probabilities and the caller decodes them (`decode`); tf2onnx's CTC decoding
+is fragile and beam search does not convert (DESIGN.md).
+
+Error rates are edit distances over references (`error_rate`): WER over words, CER over
+characters (spaces included), both summed over the corpus and divided by the reference
+length (the usual corpus-level definition).
+
+Example:
+
+    model = zoo.get("asr-digits-ctc")
+    log_probs = model.predict(waveforms)                  # (n, frames, 11)
+    decode(log_probs, strategy="beam_search")             # [[4, 2], ...] label ids
+"""
+
+import keras
+import numpy as np
+
+from pipelines import data
+from pipelines.base import ZooEstimator
+
+MAX_WAV_SECONDS = 60.0
+
+
+class ZooCTC(ZooEstimator):
+    """Trains a zoo CTC model (task "speech_recognition") on waveforms and label rows.
+
+    y is an integer array (n, max_labels): label ids >= 1, 0-padded at the end (0 is the
+    blank). `predict(X)` returns the greedy transcripts as lists of label ids;
+    `predict_log_probs(X)` the model's output. See `ZooEstimator` for the arguments.
+
+    Example:
+
+        ctc = ZooCTC("asr-digits-ctc", epochs=2, random_state=0)
+        ctc.fit({"audio": waveforms}, labels)
+        ctc.predict({"audio": waveforms[:2]})   # [[3, 1], [5]]
+    """
+
+    _task = "speech_recognition"
+
+    def _loss(self):
+        return keras.losses.CTC()
+
+    def _metrics(self):
+        return []
+
+    def _stratify_labels(self, y):
+        return None
+
+    def _encode_targets(self, y, fitting):
+        if self.class_weight is not None:
+            raise ValueError("class_weight applies to classifiers only; ZooCTC got one.")
+        raw = np.asarray(y)
+        y = data.as_array(y, "y")  # refuses strings, NaN, empty input
+        if y.ndim != 2 or not np.issubdtype(raw.dtype, np.integer) or y.min() < 0:
+            raise ValueError(
+                "y must be an integer array (n, max_labels) of label ids >= 1, 0-padded. "
+                f"Received: an array of shape {y.shape} and dtype {raw.dtype}"
+            )
+        if not (y > 0).any(axis=1).all():
+            raise ValueError("y: every row needs at least one label id >= 1 (0 is padding).")
+        return raw.astype("int32")
+
+    def _dataset_targets(self, targets):
+        self._encode_targets(targets, True)
+
+    def predict_log_probs(self, X):
+        """Per-frame log-probabilities (n, frames, vocabulary)."""
+        return np.asarray(self._predict_raw(X))
+
+    def predict(self, X, strategy="greedy"):
+        """The decoded label ids of each sample (a list of lists)."""
+        return decode(self.predict_log_probs(X), strategy=strategy)
+
+
+def decode(log_probs, strategy="greedy", beam_width=16):
+    """CTC-decodes per-frame log-probabilities with `keras.ops.ctc_decode`.
+
+    Args:
+        log_probs: (n, frames, vocabulary) scores, class 0 the blank.
+        strategy: "greedy" (best class per frame, repeats merged, blanks dropped) or
+            "beam_search".
+        beam_width: the beam of "beam_search".
+
+    Returns:
+        A list of n lists of label ids (>= 1).
+
+    Example:
+
+        decode(np.log([[[0.1, 0.9], [0.9, 0.1]]]))   # [[1]]
+    """
+    if strategy not in ("greedy", "beam_search"):
+        raise ValueError(
+            f'strategy must be "greedy" or "beam_search". Received: strategy={strategy!r}'
+        )
+    log_probs = np.asarray(log_probs, "float32")
+    if log_probs.ndim != 3:
+        raise ValueError(
+            f"log_probs must be (n, frames, vocabulary). Received: shape {log_probs.shape}"
+        )
+    lengths = np.full((len(log_probs),), log_probs.shape[1], "int32")
+    decoded, _ = keras.ops.ctc_decode(
+        log_probs, lengths, strategy=strategy, beam_width=beam_width, mask_index=0
+    )
+    decoded = np.asarray(keras.ops.convert_to_numpy(decoded))[0]
+    return [[int(i) for i in row if i > 0] for row in decoded]
+
+
+def edit_distance(reference, hypothesis):
+    """Levenshtein distance between two sequences (substitutions, insertions, deletions)."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, start=1):
+        current = [i]
+        for j, hyp in enumerate(hypothesis, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)))
+        previous = current
+    return previous[-1]
+
+
+def error_rate(references, hypotheses, unit="word"):
+    """Corpus error rate: summed edit distances over the summed reference lengths.
+
+    Args:
+        references, hypotheses: lists of strings of equal length.
+        unit: "word" (WER, whitespace-split words) or "char" (CER, characters).
+
+    Example:
+
+        error_rate(["one two"], ["one three"])            # 0.5
+        error_rate(["ab"], ["b"], unit="char")            # 0.5
+    """
+    if unit not in ("word", "char"):
+        raise ValueError(f'unit must be "word" or "char". Received: unit={unit!r}')
+    if len(references) != len(hypotheses):
+        raise ValueError(
+            f"references and hypotheses must have the same length. Received: "
+            f"{len(references)} and {len(hypotheses)}"
+        )
+    split = str.split if unit == "word" else list
+    errors = sum(edit_distance(split(r), split(h)) for r, h in zip(references, hypotheses))
+    total = sum(len(split(r)) for r in references)
+    if total == 0:
+        raise ValueError("references are all empty: an error rate needs reference units.")
+    return errors / total
+
+
+def read_wav_file(path):
+    """(float32 waveform (samples, channels) in [-1, 1], sample rate) of a WAV file.
+
+    Reads PCM 8/16/24/32-bit integer and 32/64-bit IEEE float WAV files with any number of
+    channels, by walking the RIFF chunks (Python's `wave` module refuses the float formats).
+
+    Raises:
+        ValueError: a missing, empty, truncated or otherwise unreadable file, naming it.
+    """
+    import pathlib
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ValueError(f"audio file not found: {str(path)!r}")
+    raw = path.read_bytes()
+    if len(raw) < 44 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
+        raise ValueError(
+            f"{str(path)!r} is not a WAV file (expected a RIFF/WAVE header). Received: "
+            f"{len(raw)} bytes starting {raw[:12]!r}"
+        )
+    fmt, payload, position = None, None, 12
+    while position + 8 <= len(raw):
+        chunk, size = (
+            raw[position : position + 4],
+            int.from_bytes(raw[position + 4 : position + 8], "little"),
+        )
+        body = raw[position + 8 : position + 8 + size]
+        if chunk == b"fmt ":
+            fmt = body
+        elif chunk == b"data":
+            payload = body
+            break
+        position += 8 + size + (size & 1)
+    if fmt is None or len(fmt) < 16 or payload is None:
+        raise ValueError(f"{str(path)!r} is a corrupt WAV file: no 'fmt ' or 'data' chunk.")
+    code = int.from_bytes(fmt[0:2], "little")
+    channels = int.from_bytes(fmt[2:4], "little")
+    rate = int.from_bytes(fmt[4:8], "little")
+    bits = int.from_bytes(fmt[14:16], "little")
+    if code == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the sub-format's code
+        code = int.from_bytes(fmt[24:26], "little")
+    if channels < 1 or rate < 1:
+        raise ValueError(f"{str(path)!r} is a corrupt WAV file: {channels} channels at {rate} Hz.")
+    dtypes = {(1, 8): "u1", (1, 16): "<i2", (1, 32): "<i4", (3, 32): "<f4", (3, 64): "<f8"}
+    if (code, bits) == (1, 24):
+        whole = len(payload) // (3 * channels) * 3 * channels
+        b = np.frombuffer(payload[:whole], "u1").reshape(-1, 3).astype("int32")
+        samples = ((b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)) << 8 >> 8) / 8388608.0
+    elif (code, bits) in dtypes:
+        dtype = np.dtype(dtypes[(code, bits)])
+        frame = dtype.itemsize * channels
+        samples = np.frombuffer(payload[: len(payload) // frame * frame], dtype)
+        if code == 1:
+            scale = {1: 128.0, 2: 32768.0, 4: 2147483648.0}[dtype.itemsize]
+            samples = (samples.astype("float64") - (128.0 if dtype.itemsize == 1 else 0)) / scale
+    else:
+        raise ValueError(
+            f"{str(path)!r}: unsupported WAV encoding (format code {code}, {bits}-bit). "
+            "Expected PCM 8/16/24/32-bit or IEEE float 32/64-bit."
+        )
+    samples = np.asarray(samples, "float32").reshape(-1, channels)
+    if not np.isfinite(samples).all():
+        raise ValueError(f"{str(path)!r} holds NaN or infinite samples.")
+    return samples, rate
+
+
+def load_clip(path, sample_rate=8000, max_samples=None, min_seconds=0.1, mix_stereo=True):
+    """A WAV file as the mono float32 waveform a speech model takes.
+
+    Stereo (or more channels) is averaged to mono when `mix_stereo` (else refused); any
+    sample rate is resampled (polyphase, scipy) to `sample_rate`; clips shorter than
+    `min_seconds` or longer than `max_samples` (after resampling) are refused; a shorter
+    clip is zero-padded to `max_samples` at the end.
+
+    Raises:
+        ValueError: a missing/corrupt/empty file, too short or too long audio, or stereo
+            with `mix_stereo=False`; the message names the file and what was expected.
+
+    Example:
+
+        load_clip("clip.wav", max_samples=44000)   # (44000,) float32 at 8 kHz
+    """
+    from scipy.signal import resample_poly
+
+    samples, rate = read_wav_file(path)
+    if samples.shape[0] == 0:
+        raise ValueError(f"{str(path)!r} holds no audio samples (an empty WAV file).")
+    if samples.shape[1] > 1 and not mix_stereo:
+        raise ValueError(
+            f"{str(path)!r}: expected mono audio. Received: {samples.shape[1]} channels"
+        )
+    seconds = samples.shape[0] / rate
+    if seconds > MAX_WAV_SECONDS:
+        raise ValueError(f"{str(path)!r} is {seconds:.1f} s long; at most {MAX_WAV_SECONDS} s.")
+    waveform = samples.mean(axis=1)
+    if rate != sample_rate:
+        divisor = np.gcd(rate, sample_rate)
+        waveform = resample_poly(waveform, sample_rate // divisor, rate // divisor)
+    waveform = np.asarray(waveform, "float32")
+    if seconds < min_seconds:
+        raise ValueError(
+            f"{str(path)!r} is too short: {seconds * 1000:.0f} ms; at least "
+            f"{min_seconds * 1000:.0f} ms of audio is needed."
+        )
+    if max_samples is not None:
+        if len(waveform) > max_samples:
+            raise ValueError(
+                f"{str(path)!r} is too long for the model: {len(waveform) / sample_rate:.2f} s "
+                f"at {sample_rate} Hz; the model takes at most {max_samples / sample_rate:.2f} "
+                "s (cut it into shorter clips)."
+            )
+        waveform = np.pad(waveform, (0, max_samples - len(waveform)))
+    return waveform
+
+
+def asr_metrics(model, dataset, batch_size=64):
+    """WER and CER of a CTC model: greedy on the test split, also beam search, and on the
+    real digit strings for the digit dataset (`wer_real`, `cer_real`)."""
+    from pipelines.evaluation import predict_arrays
+
+    vocabulary = dataset.provenance["vocabulary"]  # id -> token; 0 is the blank
+    separator = dataset.provenance.get("token_separator", " ")
+
+    def to_text(row):
+        return separator.join(vocabulary[int(i)] for i in row if int(i) > 0)
+
+    result = {}
+    sets = [("", dataset.X_test, dataset.y_test)]
+    if dataset.name == "digit_strings":
+        from datasets.speech import load_real_digit_strings
+
+        audio, labels = load_real_digit_strings()
+        sets.append(("_real", {"audio": audio}, labels))
+    for suffix, X, y in sets:
+        log_probs = predict_arrays(model, X, batch_size=batch_size)
+        references = [to_text(row) for row in y]
+        for strategy, tag in (("greedy", ""), ("beam_search", "_beam")):
+            hypotheses = [to_text(row) for row in decode(log_probs, strategy=strategy)]
+            result[f"wer{tag}{suffix}"] = error_rate(references, hypotheses, "word")
+            result[f"cer{tag}{suffix}"] = error_rate(references, hypotheses, "char")
+    return result
+
+
+def transcribe_files(model, paths, vocabulary, separator=" ", strategy="greedy"):
+    """[(path, transcript)] of WAV files, read with `load_clip` at the model's input length.
+
+    Example:
+
+        transcribe_files(zoo.get("asr-digits-ctc"), ["clip.wav"], ["<blank>", "zero", ...])
+    """
+    from pipelines.evaluation import predict_arrays
+
+    clip_samples = int(model.inputs[0].shape[1])
+    waveforms = np.stack([load_clip(path, max_samples=clip_samples) for path in paths])
+    log_probs = predict_arrays(model, {model.inputs[0].name: waveforms})
+    decoded = decode(log_probs, strategy=strategy)
+    return [(path, separator.join(vocabulary[i] for i in ids)) for path, ids in zip(paths, decoded)]
