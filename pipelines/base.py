@@ -409,7 +409,13 @@ class ZooEstimator(BaseEstimator):
                 train, validation = self._datasets_from_arrays(
                     X, y, validation_data, continuing, sample_weight
                 )
+            train, validation = self._prepare_batches(train, validation)
             return self._train(self._training_model(), train, validation, continuing)
+
+    def _prepare_batches(self, train, validation):
+        """The training and validation batches as the model trains on them (a task may
+        transform them, e.g. `ZooClassifier`'s augmentation policies); here unchanged."""
+        return train, validation
 
     def _training_model(self):
         """The Keras model `fit` trains (the zoo model, unless a task wraps it)."""

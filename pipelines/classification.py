@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 
+from pipelines import augment as augmentation
 from pipelines import checks
 from pipelines.base import ZooEstimator
 from zoo import transfer
@@ -18,7 +19,14 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
     `num_classes` follows their number. y is validated like scikit-learn's classifiers
     (a continuous y raises "Unknown label type: continuous ..."). `fit(X, y,
     sample_weight=...)` weights samples; with `class_weight` too, the weights multiply.
-    See `ZooEstimator` for the arguments.
+    See `ZooEstimator` for the arguments; besides them:
+
+    Args:
+        augment: an augmentation policy of `pipelines.augment.POLICIES` ("randaugment",
+            "mixup", ...) applied to the training batches only (never to validation,
+            prediction or exports), seeded by `random_state`; None (default) or "none" for
+            no policy. Mixing policies train on soft labels with categorical cross-entropy.
+        freeze, fine_tune_epochs, fine_tune_learning_rate: the transfer recipe (`_train`).
 
     Example:
 
@@ -34,6 +42,7 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
         self,
         model,
         *,
+        augment=None,
         freeze=None,
         fine_tune_epochs=0,
         fine_tune_learning_rate=1e-4,
@@ -69,12 +78,14 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
             distribution=distribution,
             **model_params,
         )
+        self.augment = augment
         self.freeze = freeze
         self.fine_tune_epochs = fine_tune_epochs
         self.fine_tune_learning_rate = fine_tune_learning_rate
 
     def _check_params(self):
         super()._check_params()
+        augmentation.check_policy(self.augment)
         if self.freeze not in FREEZE:
             raise ValueError(f'freeze must be None or "backbone". Received: freeze={self.freeze!r}')
         if self.freeze is not None and self.pretrained is False:
@@ -121,7 +132,18 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
             )
         return self
 
+    def _prepare_batches(self, train, validation):
+        if augmentation.check_policy(self.augment) is None:
+            return train, validation
+        classes = len(self.classes_)
+        train = augmentation.augment_batches(train, self.augment, classes, seed=self._seed)
+        if validation is not None and augmentation.mixes_labels(self.augment):
+            validation = augmentation.one_hot_batches(validation, classes)
+        return train, validation
+
     def _loss(self):
+        if augmentation.mixes_labels(self.augment):
+            return "categorical_crossentropy"  # soft labels
         return "sparse_categorical_crossentropy"
 
     def _metrics(self):
