@@ -101,6 +101,7 @@ class ZooEstimator(BaseEstimator):
 
     _task = None
     _requires_y = True
+    _also_trains = ()  # tasks besides `_task` whose entries this estimator can train
 
     def __init__(
         self,
@@ -186,7 +187,7 @@ class ZooEstimator(BaseEstimator):
                 f"prefix {MODEL_PREFIX!r}, e.g. model__dropout=0.5."
             )
         entry = self._entry()
-        if self._task is not None:
+        if self._task is not None and entry.task not in self._also_trains:
             checks.check_task(name, self.model, entry.task, self._task)
         checks.check_positive_int("epochs", self._setting("epochs"))
         checks.check_positive_int("batch_size", self._setting("batch_size"))

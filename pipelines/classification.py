@@ -37,6 +37,9 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
     """
 
     _task = "classification"
+    # A self-supervised encoder (e.g. ssl-fashion-mnist) takes a classifier head with
+    # `num_classes`: fine-tuning with pretrained=True, or the same architecture from scratch.
+    _also_trains = ("self_supervised",)
 
     def __init__(
         self,
