@@ -2,12 +2,12 @@
 
 Every run is the CLI's training (`pipelines.training.train_run`, the same as
 `python cli.py train cnn-fashion-mnist --epochs E --set augment=P --set flip=False
---set translation=0.0`): same epochs, seed 0, the model's own flip and translation layers
-off so that the policy is the only augmentation. Writes a markdown table and a PNG of one
-training batch as each policy transforms it.
+--set translation=0.0`, on the first `--limit` training images): same epochs, seed 0,
+the model's own flip and translation layers off so that the policy is the only augmentation.
+Writes a markdown table and a PNG of one training batch as each policy transforms it.
 
-    python bench/augment_policies.py --epochs 5 --out bench/results-augment-2026-11-29.md \
-        --figure zoo/cards/cnn-fashion-mnist-policies.png
+    python bench/augment_policies.py --epochs 6 --limit 10000 \
+        --out bench/results-augment-2026-11-29.md --figure zoo/cards/cnn-fashion-mnist-policies.png
 """
 
 import argparse
@@ -54,6 +54,7 @@ def sample_grid(path, seed=0, count=8):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=None, help="first N training images")
     parser.add_argument("--policies", nargs="*", default=None)
     parser.add_argument("--out", default=None, help="markdown table to write")
     parser.add_argument("--figure", default=None, help="PNG of the augmented samples")
@@ -77,16 +78,20 @@ def main():
                 seed=0,
                 out=out,
                 overrides={"augment": policy, "flip": False, "translation": 0.0},
+                limit=args.limit,
                 verbose=0,
             )
         metrics = summary["metrics"]["final"]  # after the last epoch: same epochs for all
         rows.append((policy, metrics["accuracy"], metrics["log_loss"], time.perf_counter() - start))
         print(json.dumps({"policy": policy, **metrics}), flush=True)
     none = dict((row[0], row[1]) for row in rows).get("none")
+    images = "all" if args.limit is None else f"the first {args.limit:,}"
+    limit = "" if args.limit is None else f" --limit {args.limit}"
     lines = [
-        f"`{NAME}`, {args.epochs} epochs, seed 0, flip and translation layers off, "
-        f"{keras.backend.backend()} backend; `python bench/augment_policies.py --epochs "
-        f"{args.epochs}`",
+        f"`{NAME}`, {images} training images, {args.epochs} epochs, seed 0, flip and "
+        f"translation layers off, {keras.backend.backend()} backend, accuracy on the 10,000 "
+        f"test images after the last epoch; `python bench/augment_policies.py --epochs "
+        f"{args.epochs}{limit}`",
         "",
         "| policy | test accuracy | vs none | test log loss | run (s) |",
         "|---|---|---|---|---|",

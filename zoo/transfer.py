@@ -84,7 +84,8 @@ def transfer_weights(model, source, source_name):
         warnings.warn(
             f"{model.name}: {len(loaded)} layers loaded from the weights of {source_name!r}; "
             f"freshly initialised (shapes changed): {changed or 'none'}; "
-            f"new layers: {', '.join(new) or 'none'}.",
+            f"new layers: {', '.join(new) or 'none'}; "
+            f"unused pretrained layers: {', '.join(report['unused']) or 'none'}.",
             stacklevel=3,
         )
     return report

@@ -83,7 +83,7 @@ def transfer_digits(
     topic="self-supervised pre-training (contrastive, SimCLR-style) and few-label fine-tuning",
     recipe={
         "trainer": "simclr",
-        "epochs": 6,
+        "epochs": 25,
         "batch_size": 256,
         "learning_rate": 2e-3,
         "lr_schedule": "cosine",
