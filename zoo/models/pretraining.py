@@ -97,7 +97,6 @@ def transfer_digits(
             "learning_rate": 1e-3,
             "fine_tune_epochs": 20,
             "fine_tune_learning_rate": 2e-4,
-            "augment": "flip_translate",
         },
     },
 )
@@ -134,7 +133,21 @@ def ssl_fashion_mnist(
     image = keras.Input(shape=(28, 28), name="image")
     x = fashion_trunk(image, filters, l2, flip=False, translation=0.0)
     if num_classes is not None:
-        probabilities = classifier_head(x, num_classes, dense_units, dropout, l2)
+        # The head reads the encoder's representation (the last block, flattened), as in
+        # SimCLR: "dense" and "projection" form the pre-training's projection head, which
+        # is not kept (its layers are reported as unused when the encoder is loaded).
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dropout(dropout, name="dropout1")(x)
+        x = layers.Dense(
+            dense_units,
+            activation="relu",
+            kernel_regularizer=keras.regularizers.L2(l2),
+            name="head_dense",
+        )(x)
+        x = layers.Dropout(dropout, name="dropout2")(x)
+        probabilities = layers.Dense(
+            num_classes, activation="softmax", dtype="float32", name="probabilities"
+        )(x)
         return keras.Model(image, probabilities, name="ssl_fashion_mnist_classifier")
     x = dense_features(x, dense_units, 0.0, l2)
     x = layers.Dense(projection_units, name="projection", dtype="float32")(x)
