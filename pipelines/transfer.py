@@ -301,7 +301,45 @@ def ssl_metrics(name, model, dataset, seeds=SCRATCH_SEEDS):
     return result
 
 
+def plot_neighbours(name, path, queries=8, neighbours=6):
+    """For `queries` test images (one per class, the first of each), their nearest training
+    images by embedding cosine among the 60,000 (no labels used), saved as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import datasets
+
+    dataset = datasets.load(zoo.get_entry(name).dataset)
+    model = zoo.get(name)
+    train = evaluation.predict_arrays(model, dataset.X_train)
+    picked = [int(np.flatnonzero(dataset.y_test == label)[0]) for label in range(queries)]
+    query = evaluation.predict_arrays(model, dataset.X_test[picked])
+    nearest = np.argsort(-(query @ train.T), axis=1)[:, :neighbours]
+    figure, axes = plt.subplots(queries, neighbours + 1, figsize=(neighbours + 1, queries))
+    for row, index in enumerate(picked):
+        images = [dataset.X_test[index], *dataset.X_train[nearest[row]]]
+        for column, image in enumerate(images):
+            axis = axes[row, column]
+            axis.imshow(image, cmap="gray", vmin=0, vmax=255)
+            axis.set_xticks([])
+            axis.set_yticks([])
+        axes[row, 0].set_ylabel(dataset.class_names[dataset.y_test[index]], fontsize=7)
+    axes[0, 0].set_title("test", fontsize=8)
+    axes[0, 1].set_title(
+        f"{neighbours} nearest training images (no labels used)", fontsize=8, loc="left"
+    )
+    figure.tight_layout()
+    with zoo.weights.atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=90, format="png")
+    plt.close(figure)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "neighbours":
+        plot_neighbours(sys.argv[2], sys.argv[3])
+        raise SystemExit(0)
     if len(sys.argv) != 4 or sys.argv[1] != "plot":
-        raise SystemExit("usage: python -m pipelines.transfer plot NAME OUT.png")
+        raise SystemExit("usage: python -m pipelines.transfer plot|neighbours NAME OUT.png")
     plot_curves(sys.argv[2], sys.argv[3])
