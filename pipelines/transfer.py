@@ -317,7 +317,8 @@ def plot_neighbours(name, path, queries=8, neighbours=6):
     picked = [int(np.flatnonzero(dataset.y_test == label)[0]) for label in range(queries)]
     query = evaluation.predict_arrays(model, dataset.X_test[picked])
     nearest = np.argsort(-(query @ train.T), axis=1)[:, :neighbours]
-    figure, axes = plt.subplots(queries, neighbours + 1, figsize=(neighbours + 1, queries))
+    size = (0.9 * (neighbours + 1), 0.95 * queries)
+    figure, axes = plt.subplots(queries, neighbours + 1, figsize=size)
     for row, index in enumerate(picked):
         images = [dataset.X_test[index], *dataset.X_train[nearest[row]]]
         for column, image in enumerate(images):
@@ -330,7 +331,7 @@ def plot_neighbours(name, path, queries=8, neighbours=6):
     axes[0, 1].set_title(
         f"{neighbours} nearest training images (no labels used)", fontsize=8, loc="left"
     )
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.1, right=0.99, top=0.95, bottom=0.01, wspace=0.05, hspace=0.08)
     with zoo.weights.atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=90, format="png")
     plt.close(figure)
