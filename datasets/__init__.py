@@ -17,8 +17,13 @@ from datasets.av_mnist import load_av_mnist
 from datasets.base import Dataset, DatasetMissingError
 from datasets.credit import load_german_credit, load_lending_club
 from datasets.driving import load_driving
-from datasets.fashion_mnist import load_fashion_mnist, load_fashion_mnist_multitask
+from datasets.fashion_mnist import (
+    load_fashion_mnist,
+    load_fashion_mnist_multitask,
+    load_fashion_mnist_ssl,
+)
 from datasets.graphs import load_drosophila, load_drosophila_ego, load_karate_club
+from datasets.mnist_digits import load_mnist_digits_100
 from datasets.movielens import (
     load_movielens_implicit,
     load_movielens_ratings,
@@ -42,8 +47,10 @@ LOADERS = {
     "driving": load_driving,
     "fashion_mnist": load_fashion_mnist,
     "fashion_mnist_multitask": load_fashion_mnist_multitask,
+    "fashion_mnist_ssl": load_fashion_mnist_ssl,
     "japanese_vowels": load_japanese_vowels,
     "karate_club": load_karate_club,
+    "mnist_digits_100": load_mnist_digits_100,
     "movielens_implicit": load_movielens_implicit,
     "movielens_ratings": load_movielens_ratings,
     "movielens_ratings_features": load_movielens_ratings_features,

@@ -123,3 +123,46 @@ def load_fashion_mnist_multitask():
             "(our grouping, derived from the fine label)",
         },
     )
+
+
+LABELLED_PER_CLASS = 60  # 600 labels: 1% of the training images
+LABELLED_SEED = 0
+
+
+def load_fashion_mnist_ssl():
+    """Fashion-MNIST for self-supervised pre-training and few-label fine-tuning.
+
+    The images and split of `load_fashion_mnist` (task "self_supervised"): pre-training
+    reads the 60,000 training images and never their labels. `labelled_indices(data)`
+    gives the 600 training images (60 a class, drawn with seed 0) whose labels the
+    fine-tuning, the linear probe and the from-scratch baseline may use; y_train keeps
+    every label only so that those 600 can be taken from it.
+
+    Example:
+
+        data = load_fashion_mnist_ssl()
+        labelled = labelled_indices(data)      # 600 indices into X_train / y_train
+    """
+    single = load_fashion_mnist()
+    return Dataset(
+        name="fashion_mnist_ssl",
+        task="self_supervised",
+        X_train=single.X_train,
+        y_train=single.y_train,
+        X_test=single.X_test,
+        y_test=single.y_test,
+        split=single.split + "; 600 labelled training images (60 a class, seed 0)",
+        class_names=list(CLASS_NAMES),
+        provenance={
+            **single.provenance,
+            "labelled": f"{LABELLED_PER_CLASS} training images a class (labels), drawn with "
+            f"seed {LABELLED_SEED} (datasets.fashion_mnist.labelled_indices)",
+        },
+    )
+
+
+def labelled_indices(data):
+    """The indices of the 600 labelled training images of `load_fashion_mnist_ssl()`."""
+    from datasets.mnist_digits import labelled_draw
+
+    return labelled_draw(data.y_train, LABELLED_PER_CLASS, LABELLED_SEED)

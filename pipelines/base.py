@@ -78,7 +78,11 @@ class ZooEstimator(BaseEstimator):
             to `fit`, which leaves the caller's global random generators (Python, NumPy,
             TensorFlow, PyTorch, Keras) as it found them.
         warm_start: when fitted already, `fit` continues training the same model.
-        pretrained: start from the entry's shipped weights instead of a random init.
+        pretrained: start from the entry's shipped weights instead of a random init (True),
+            or from those of another zoo entry (its name: transfer learning, layers matched
+            by name; a layer whose shape differs keeps its fresh init and is listed in
+            `model_.zoo_transfer`). With another `num_classes` than the shipped weights, the
+            head is new (see `zoo.transfer`).
         verbose: Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
         distribution: None (one device), a `keras.distribution.DataParallel` (JAX backend;
             over several processes made with `auto_shard_dataset=False`: each process feeds
@@ -97,6 +101,7 @@ class ZooEstimator(BaseEstimator):
 
     _task = None
     _requires_y = True
+    _also_trains = ()  # tasks besides `_task` whose entries this estimator can train
 
     def __init__(
         self,
@@ -182,7 +187,7 @@ class ZooEstimator(BaseEstimator):
                 f"prefix {MODEL_PREFIX!r}, e.g. model__dropout=0.5."
             )
         entry = self._entry()
-        if self._task is not None:
+        if self._task is not None and entry.task not in self._also_trains:
             checks.check_task(name, self.model, entry.task, self._task)
         checks.check_positive_int("epochs", self._setting("epochs"))
         checks.check_positive_int("batch_size", self._setting("batch_size"))
@@ -206,7 +211,11 @@ class ZooEstimator(BaseEstimator):
         distributed.check_batch_size(self.distribution, self._setting("batch_size"))
         if not isinstance(self.random_state, (np.random.RandomState, np.random.Generator)):
             checks.derive_seed(self.random_state)  # validates; a generator is drawn from in fit
+        if isinstance(self.pretrained, str):  # transfer: the weights of another entry
+            zoo.get_entry(self.pretrained)
         for flag in ("warm_start", "pretrained"):
+            if flag == "pretrained" and isinstance(self.pretrained, str):
+                continue
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise ValueError(
                     f"{flag} must be True or False. Received: {flag}={getattr(self, flag)!r}"
@@ -263,6 +272,11 @@ class ZooEstimator(BaseEstimator):
                     f"which needs {key}={value!r}."
                 )
             overrides[key] = value
+        if isinstance(self.pretrained, str):  # a zoo name: transfer its shipped weights
+            model = zoo.get(self.model, weights=None, **overrides)
+            zoo.transfer.transfer_weights(model, zoo.get(self.pretrained), self.pretrained)
+            self.model_config_ = {**entry.defaults, **overrides}
+            return model
         weights = "pretrained" if self.pretrained else None
         model = zoo.get(self.model, weights=weights, **overrides)
         base = zoo.weights.shipped_row(self.model)["config"] if self.pretrained else {}
@@ -396,23 +410,31 @@ class ZooEstimator(BaseEstimator):
                 train, validation = self._datasets_from_arrays(
                     X, y, validation_data, continuing, sample_weight
                 )
+            train, validation = self._prepare_batches(train, validation)
             return self._train(self._training_model(), train, validation, continuing)
+
+    def _prepare_batches(self, train, validation):
+        """The training and validation batches as the model trains on them (a task may
+        transform them, e.g. `ZooClassifier`'s augmentation policies); here unchanged."""
+        return train, validation
 
     def _training_model(self):
         """The Keras model `fit` trains (the zoo model, unless a task wraps it)."""
         return self.model_
 
-    def _train(self, model, train, validation, continuing):
+    def _train(self, model, train, validation, continuing, epochs=None, initial_epoch=0):
         """Runs `model.fit` on the tf.data pipelines and records `history_`; returns self.
 
         The callbacks are the user's, as given, followed by `_ReplayShuffles`, so that a run
-        resumed at epoch k sees the shuffled orders of an uninterrupted run.
+        resumed at epoch k sees the shuffled orders of an uninterrupted run. `epochs` (default:
+        the setting) counts from `initial_epoch` (a second phase, e.g. fine-tuning).
         """
         callbacks = [*(self.callbacks or []), _ReplayShuffles(train)]
         history = model.fit(
             distributed.local_part(train, self.distribution),
             validation_data=distributed.local_part(validation, self.distribution),
-            epochs=self._setting("epochs"),
+            epochs=initial_epoch + (epochs or self._setting("epochs")),
+            initial_epoch=initial_epoch,
             callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles
             verbose=self.verbose,

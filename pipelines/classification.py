@@ -4,8 +4,12 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 
+from pipelines import augment as augmentation
 from pipelines import checks
 from pipelines.base import ZooEstimator
+from zoo import transfer
+
+FREEZE = (None, "backbone")
 
 
 class ZooClassifier(ClassifierMixin, ZooEstimator):
@@ -15,7 +19,14 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
     `num_classes` follows their number. y is validated like scikit-learn's classifiers
     (a continuous y raises "Unknown label type: continuous ..."). `fit(X, y,
     sample_weight=...)` weights samples; with `class_weight` too, the weights multiply.
-    See `ZooEstimator` for the arguments.
+    See `ZooEstimator` for the arguments; besides them:
+
+    Args:
+        augment: an augmentation policy of `pipelines.augment.POLICIES` ("randaugment",
+            "mixup", ...) applied to the training batches only (never to validation,
+            prediction or exports), seeded by `random_state`; None (default) or "none" for
+            no policy. Mixing policies train on soft labels with categorical cross-entropy.
+        freeze, fine_tune_epochs, fine_tune_learning_rate: the transfer recipe (`_train`).
 
     Example:
 
@@ -26,8 +37,116 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
     """
 
     _task = "classification"
+    # A self-supervised encoder (e.g. ssl-fashion-mnist) takes a classifier head with
+    # `num_classes`: fine-tuning with pretrained=True, or the same architecture from scratch.
+    _also_trains = ("self_supervised",)
+
+    def __init__(
+        self,
+        model,
+        *,
+        augment=None,
+        freeze=None,
+        fine_tune_epochs=0,
+        fine_tune_learning_rate=1e-4,
+        epochs=None,
+        batch_size=None,
+        learning_rate=None,
+        lr_schedule=None,
+        optimizer="adam",
+        validation_split=0.0,
+        callbacks=None,
+        class_weight=None,
+        random_state=None,
+        warm_start=False,
+        pretrained=False,
+        verbose=0,
+        distribution=None,
+        **model_params,
+    ):
+        super().__init__(
+            model,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            lr_schedule=lr_schedule,
+            optimizer=optimizer,
+            validation_split=validation_split,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            random_state=random_state,
+            warm_start=warm_start,
+            pretrained=pretrained,
+            verbose=verbose,
+            distribution=distribution,
+            **model_params,
+        )
+        self.augment = augment
+        self.freeze = freeze
+        self.fine_tune_epochs = fine_tune_epochs
+        self.fine_tune_learning_rate = fine_tune_learning_rate
+
+    def _check_params(self):
+        super()._check_params()
+        augmentation.check_policy(self.augment)
+        if self.freeze not in FREEZE:
+            raise ValueError(f'freeze must be None or "backbone". Received: freeze={self.freeze!r}')
+        if self.freeze is not None and self.pretrained is False:
+            raise ValueError(
+                'freeze="backbone" trains a new head on a pretrained backbone: it needs '
+                "pretrained=True or pretrained=<zoo name>. Received: pretrained=False"
+            )
+        if self.fine_tune_epochs:
+            checks.check_positive_int("fine_tune_epochs", self.fine_tune_epochs)
+        elif self.fine_tune_epochs not in (0, None):
+            raise ValueError(
+                "fine_tune_epochs must be an integer >= 0. "
+                f"Received: fine_tune_epochs={self.fine_tune_epochs!r}"
+            )
+        checks.check_positive_number("fine_tune_learning_rate", self.fine_tune_learning_rate)
+
+    def _train(self, model, train, validation, continuing, epochs=None, initial_epoch=0):
+        """The transfer recipe when `freeze="backbone"`: `epochs` epochs with only the head
+        trainable (BatchNormalization in inference mode), then `fine_tune_epochs` epochs with
+        every layer but BatchNormalization trainable, at `fine_tune_learning_rate` (constant,
+        a fresh `optimizer`), as the Keras transfer-learning guide does."""
+        if self.freeze is None or continuing:
+            return super()._train(model, train, validation, continuing, epochs, initial_epoch)
+        steps = int(train.cardinality())
+        steps = steps if steps > 0 else 1000
+        transfer.freeze_backbone(model)
+        self._compile(model, steps_per_epoch=steps)
+        super()._train(model, train, validation, continuing)
+        if self.fine_tune_epochs:
+            transfer.unfreeze(model, keep_batchnorm_frozen=True)
+            model.compile(
+                optimizer=checks.make_optimizer(self.optimizer, self.fine_tune_learning_rate),
+                loss=self._loss(),
+                metrics=self._metrics(),
+                steps_per_execution=self._steps_per_execution(),
+            )
+            super()._train(
+                model,
+                train,
+                validation,
+                True,
+                epochs=self.fine_tune_epochs,
+                initial_epoch=self._setting("epochs"),
+            )
+        return self
+
+    def _prepare_batches(self, train, validation):
+        if augmentation.check_policy(self.augment) is None:
+            return train, validation
+        classes = len(self.classes_)
+        train = augmentation.augment_batches(train, self.augment, classes, seed=self._seed)
+        if validation is not None and augmentation.mixes_labels(self.augment):
+            validation = augmentation.one_hot_batches(validation, classes)
+        return train, validation
 
     def _loss(self):
+        if augmentation.mixes_labels(self.augment):
+            return "categorical_crossentropy"  # soft labels
         return "sparse_categorical_crossentropy"
 
     def _metrics(self):

@@ -104,6 +104,10 @@ def evaluate(model, dataset, split="test"):
         from pipelines.speech import asr_metrics
 
         return asr_metrics(model, dataset)
+    if dataset.task == "self_supervised":  # probes of the frozen encoder (issue 10)
+        from pipelines.transfer import probe_metrics
+
+        return probe_metrics(model, dataset)
     output = predict_arrays(model, X)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)
@@ -142,6 +146,7 @@ HEADLINE_METRIC = {
     "node_classification": "accuracy",
     "graph_classification": "accuracy",
     "speech_recognition": "wer",
+    "self_supervised": "linear_probe_accuracy",
 }
 
 
@@ -162,6 +167,16 @@ def report(name, model, dataset, weights="pretrained"):
 
         row = read_manifest().get(name, {}) if weights == "pretrained" else {}
         return protocol_metrics(name, model, row.get("config"), row.get("training"))
+    import zoo
+
+    if zoo.get_entry(name).recipe.get("trainer") == "transfer":  # issue 10: vs from scratch
+        from pipelines.transfer import transfer_metrics
+
+        return transfer_metrics(name, model, dataset)
+    if dataset.task == "self_supervised":  # issue 10: fine-tuned vs from scratch, probes
+        from pipelines.transfer import ssl_metrics
+
+        return ssl_metrics(name, model, dataset)
     if "protocol" in dataset.provenance:
         from pipelines.graph import run_protocol
 

@@ -89,6 +89,13 @@ def estimator_for(name, **params):
         from pipelines.recommendation import ZooTwoTower
 
         return ZooTwoTower(name, **params)
+    if trainer == "transfer":  # a pretrained backbone, a new head, then fine-tuning
+        settings = ("pretrained", "freeze", "fine_tune_epochs", "fine_tune_learning_rate")
+        return ZooClassifier(name, **{key: entry.recipe[key] for key in settings}, **params)
+    if trainer == "simclr":  # self-supervised: two views of each image, no labels
+        from pipelines.transfer import ZooSimCLR
+
+        return ZooSimCLR(name, **params)
     if trainer == "neumf":  # rated pairs and sampled unrated ones, two heads
         from pipelines.recommendation import ZooNeuMF
 
@@ -187,7 +194,8 @@ class RunRecorder(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         path = self.run_dir / BACKUP
-        if not path.exists():
+        began, self._began = getattr(self, "_began", False), True
+        if began or not path.exists():  # a second fit of the run (fine-tuning) continues
             return
         with np.load(path, allow_pickle=False) as backup:
             state = json.loads(str(backup["state"]))
@@ -413,7 +421,10 @@ def train_run(
     """
     entry = zoo.get_entry(name)
     overrides = dict(overrides or {})
-    entry.check_overrides(overrides)
+    # `augment` (an augmentation policy, pipelines.augment) is a training setting given
+    # with the builder arguments (`--set augment=randaugment`); the rest go to the builder.
+    training_settings = {key: overrides[key] for key in ("augment",) if key in overrides}
+    entry.check_overrides({k: v for k, v in overrides.items() if k not in training_settings})
     for setting, value in (("epochs", epochs), ("batch_size", batch_size)):
         if value is not None:
             checks.check_positive_int(setting, value)
@@ -464,8 +475,14 @@ def train_run(
         callbacks=callbacks,
         verbose=verbose,
         distribution=distribution,
-        **{f"model__{key}": value for key, value in overrides.items()},
+        **{f"model__{key}": value for key, value in overrides.items() if key != "augment"},
+        **training_settings,
     )
+    if training_settings and not isinstance(estimator, ZooClassifier):
+        raise ValueError(
+            f"augment applies to classifiers of images; {name!r} trains with "
+            f"{type(estimator).__name__}. Received: augment={training_settings['augment']!r}"
+        )
     settings = {
         "epochs": estimator._setting("epochs"),
         "batch_size": estimator._setting("batch_size"),
@@ -627,7 +644,7 @@ def publish_run(run_dir):
     # probabilities and embeddings) stay in the manifest row.
     one_output = not isinstance(model.output, dict)
     labels = config["class_names"] if isinstance(config["class_names"], list) else None
-    labels = labels if one_output else None
+    labels = labels if one_output and "probabilities" in model.output_names else None
     with tempfile.TemporaryDirectory() as directory:
         for format in ("saved_model", "onnx"):
             export_model(

@@ -10,6 +10,7 @@ Example:
 """
 
 from zoo import models  # noqa: F401  (registers the builders)
+from zoo import transfer as _transfer
 from zoo import weights as _weights
 from zoo.registry import UnknownModelError, ZooEntry, get_entry, list_models, register
 from zoo.weights import WeightsError
@@ -18,6 +19,7 @@ __all__ = [
     "UnknownModelError",
     "WeightsError",
     "ZooEntry",
+    "backbone",
     "get",
     "get_entry",
     "info",
@@ -40,7 +42,10 @@ def get(name, weights="pretrained", sha256=None, **overrides):
         sha256: expected hash of the weights file: of a local file or URL, or, with
             "pretrained", of the shipped file (a `WeightsError` when it differs).
         **overrides: builder arguments to change, e.g. `dropout=0.5`. With pretrained
-            weights, an override that changes the shape of a weight is an error.
+            weights, an override that changes the shape of a weight is an error, except
+            `num_classes` (transfer learning): the backbone loads the shipped weights, the
+            head is freshly initialised, and the layers whose shapes changed are listed in
+            a warning and in `model.zoo_transfer` (see `zoo.transfer`).
 
     Returns:
         A `keras.Model` (not compiled).
@@ -65,10 +70,32 @@ def get(name, weights="pretrained", sha256=None, **overrides):
         base_config = dict(row.get("config", {}))
     model = entry.build(**{**base_config, **overrides})
     if weights == "pretrained" and overrides:
+        head = {k: v for k, v in overrides.items() if k in _transfer.HEAD_ARGUMENTS}
+        if head and _weight_shapes(model) != _weight_shapes(entry.build(**base_config)):
+            rest = {k: v for k, v in overrides.items() if k not in head}
+            source = get(name, weights="pretrained", sha256=sha256, **rest)  # checks `rest`
+            _transfer.transfer_weights(model, source, name)
+            return model
         _check_shapes_unchanged(entry, base_config, overrides, model)
     path = _weights.resolve(weights, name=name, sha256=sha256)
     _weights.load_into(model, path)
     return model
+
+
+def backbone(name, weights="pretrained", sha256=None, **overrides):
+    """The feature extractor of the image classifier `name`, with its shipped weights.
+
+    Returns a `keras.Model` from the raw-pixel input to a dict of named features: "block1",
+    "block2", ... (each convolution block's feature map after its pooling) and "features"
+    (the vector the classifier head reads). `weights`, `sha256` and `overrides` are those
+    of `get`.
+
+    Example:
+
+        extractor = zoo.backbone("cnn-fashion-mnist")
+        extractor.predict(images)["features"].shape     # (N, 256)
+    """
+    return _transfer.feature_extractor(get(name, weights=weights, sha256=sha256, **overrides), name)
 
 
 def _weight_shapes(model):

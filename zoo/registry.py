@@ -27,6 +27,7 @@ TASKS = (
     "node_classification",
     "graph_classification",
     "speech_recognition",
+    "self_supervised",
 )
 HEAD_KINDS = ("classification", "regression")
 

@@ -171,11 +171,13 @@ def test_pretrained_starts_from_the_shipped_weights(breast_cancer):
     assert clf.score(breast_cancer.X_test, breast_cancer.y_test) >= 0.95
 
 
-def test_pretrained_with_another_number_of_classes_is_an_error(breast_cancer):
+def test_pretrained_with_another_number_of_classes_gets_a_new_head(breast_cancer):
     X = breast_cancer.X_train[:30]
     y = np.arange(30) % 3
-    with pytest.raises(ValueError, match="num_classes=3 .pretrained: 2."):
-        ZooClassifier("mlp-breast-cancer", pretrained=True, epochs=1).fit(X, y)
+    with pytest.warns(UserWarning, match="probabilities"):
+        clf = ZooClassifier("mlp-breast-cancer", pretrained=True, epochs=1).fit(X, y)
+    assert [item["layer"] for item in clf.model_.zoo_transfer["reinitialised"]] == ["probabilities"]
+    assert "normalize" in clf.model_.zoo_transfer["loaded"]
 
 
 def test_image_classifier_on_digits(digits):

@@ -43,8 +43,10 @@ def test_override_of_unknown_argument_lists_the_known_ones():
 
 
 def test_override_that_changes_shapes_with_pretrained_weights_names_the_argument():
-    with pytest.raises(ValueError, match=r"num_classes=3 \(pretrained: 10\)"):
-        zoo.get("cnn-digits", num_classes=3)
+    with pytest.raises(ValueError, match=r"filters=8 \(pretrained: 32\)"):
+        zoo.get("cnn-digits", filters=8)
+    with pytest.raises(ValueError, match=r"filters=8 \(pretrained: 32\)"):
+        zoo.get("cnn-digits", num_classes=3, filters=8)  # a new head, but not a new backbone
 
 
 def test_override_that_keeps_shapes_loads_pretrained_weights():

@@ -44,6 +44,25 @@ class SimilarityLogits(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
+class ViewPairLogits(SimilarityLogits):
+    """`SimilarityLogits` between the two halves of one batch of embeddings.
+
+    A batch that stacks two views of B samples, (2B, dim) with the first views first, gives
+    the (B, B) logits of first views against second views: the input of a SimCLR-style
+    pre-training with `info_nce_loss`, with both views in one forward pass (one set of
+    BatchNormalization statistics, and the encoder's own layers, not a nested copy).
+    """
+
+    def call(self, inputs):
+        half = ops.shape(inputs)[0] // 2
+        return super().call((inputs[:half], inputs[half:]))
+
+    def compute_output_shape(self, input_shape):
+        half = None if input_shape[0] is None else input_shape[0] // 2
+        return (half, half)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
 def info_nce_loss(y_true, y_pred):
     """Symmetric in-batch InfoNCE of (batch, batch) similarity logits; y_true is ignored.
 

@@ -6,6 +6,7 @@ from zoo.models import (  # noqa: F401
     graph,
     multimodal,
     multitask,
+    pretraining,
     recommendation,
     retrieval,
     sequence,
