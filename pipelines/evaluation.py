@@ -104,6 +104,11 @@ def evaluate(model, dataset, split="test"):
         from pipelines.speech import asr_metrics
 
         return asr_metrics(model, dataset)
+    if dataset.task in ("segmentation", "detection"):  # mean IoU / COCO mAP (issue 10)
+        from pipelines import detection
+
+        metrics = {"segmentation": detection.segmentation_metrics}
+        return metrics.get(dataset.task, detection.detection_metrics)(model, dataset)
     output = predict_arrays(model, X)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)
@@ -142,6 +147,8 @@ HEADLINE_METRIC = {
     "node_classification": "accuracy",
     "graph_classification": "accuracy",
     "speech_recognition": "wer",
+    "segmentation": "mean_iou",
+    "detection": "map50",
 }
 
 

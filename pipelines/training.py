@@ -100,6 +100,12 @@ def estimator_for(name, **params):
         from pipelines.speech import ZooCTC
 
         return ZooCTC(name, **params)
+    if task in ("segmentation", "detection"):  # masks / CenterNet boxes (issue 10)
+        from pipelines import detection
+
+        return {"segmentation": detection.ZooSegmenter, "detection": detection.ZooDetector}[
+            task
+        ](name, **params)
     if task in ("node_classification", "graph_classification"):
         from pipelines import graph
 

@@ -27,6 +27,8 @@ TASKS = (
     "node_classification",
     "graph_classification",
     "speech_recognition",
+    "segmentation",  # issue 10: per-pixel classes
+    "detection",  # issue 10: boxes and classes
 )
 HEAD_KINDS = ("classification", "regression")
 
