@@ -53,7 +53,27 @@ def _check_images(X, what="X"):
     return X
 
 
-class ZooSegmenter(ZooEstimator):
+def pixel_crossentropy(y_true, y_pred):
+    """Per-pixel cross-entropy of class probabilities (batch, h, w, classes) against integer
+    classes (batch, h, w), averaged over the pixels of each image. (Keras's
+    sparse_categorical_crossentropy computes the same, but on PyTorch its backward pass
+    fails on 4-D outputs: "grad_input must be contiguous".)"""
+    ops = keras.ops
+    probabilities = ops.clip(ops.cast(y_pred, "float32"), 1e-7, 1.0)
+    one_hot = ops.one_hot(ops.cast(y_true, "int32"), probabilities.shape[-1])
+    return -ops.mean(ops.sum(one_hot * ops.log(probabilities), axis=-1), axis=(1, 2))
+
+
+class _ImageEstimator(ZooEstimator):
+    """Refuses images of another shape than (n, 64, 64) before they reach the model."""
+
+    def _validate_X(self, X, reset):
+        if not isinstance(X, dict):
+            _check_images(X)
+        return super()._validate_X(X, reset)
+
+
+class ZooSegmenter(_ImageEstimator):
     """Trains a zoo segmentation model (task "segmentation") on integer masks.
 
     y is an integer array (n, height, width) of classes 0..num_classes-1 (0 background).
@@ -69,7 +89,7 @@ class ZooSegmenter(ZooEstimator):
     _task = "segmentation"
 
     def _loss(self):
-        return {"segmentation": "sparse_categorical_crossentropy"}
+        return {"segmentation": pixel_crossentropy}
 
     def _metrics(self):
         return None
@@ -208,7 +228,7 @@ def box_l1_loss(y_true, y_pred):
     return ops.sum(weight * l1, axis=(1, 2)) / ops.maximum(ops.sum(weight, axis=(1, 2)), 1.0)
 
 
-class ZooDetector(ZooEstimator):
+class ZooDetector(_ImageEstimator):
     """Trains a zoo centre-based detector (task "detection") on padded box rows.
 
     y is (n, max_objects, 5): (class, x_min, y_min, x_max, y_max) in pixels, class -1 for

@@ -170,7 +170,9 @@ def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="x_max > x_min"):
         detection.check_boxes(np.array([[[1, 5, 0, 5, 5]]]), 10)
     with pytest.raises(ValueError, match=r"\(n, 64, 64\)"):
-        detection.ZooSegmenter("segment-composites").fit(np.zeros((2, 28, 28)), None)
+        detection.ZooSegmenter("segment-composites").fit(
+            np.zeros((2, 28, 28)), np.zeros((2, 28, 28))
+        )
     segmenter = detection.ZooSegmenter("segment-composites", epochs=1)
     with pytest.raises(ValueError, match=r"classes 0..10"):
         segmenter.fit(np.zeros((2, 64, 64)), np.full((2, 64, 64), 11))
@@ -226,4 +228,28 @@ def test_tiny_training_of_each_estimator(arrays, tiny_detector):
 def test_tiny_detector_exports_raw_pixels_to_heatmap_and_boxes(tiny_detector, format, tmp_path):
     """The spine's export reloads the artifact and compares it with Keras (raises if not)."""
     report = tiny_detector.export(tmp_path, format=format)
-    assert report is not None
+    assert report["inputs"] == ["image"] and report["outputs"] == ["heatmap", "boxes"]
+    assert report["max_abs_diff"] < 1e-4
+
+
+def test_pixel_crossentropy_is_keras_sparse_crossentropy():
+    import keras
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(11), (2, 4, 4)).astype("float32")
+    classes = rng.integers(0, 11, (2, 4, 4))
+    ours = keras.ops.convert_to_numpy(detection.pixel_crossentropy(classes, probabilities))
+    reference = keras.losses.sparse_categorical_crossentropy(classes, probabilities)
+    np.testing.assert_allclose(ours, np.mean(reference, axis=(1, 2)), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name, metric", [("segment-composites", "mean_iou"), ("detect-composites", "map50")]
+)
+def test_shipped_model_beats_the_baseline(name, metric):
+    """On the recorded test metrics, which tests/test_shipped_weights.py recomputes (the
+    model's and the baseline's) and compares with the manifest."""
+    import zoo
+
+    recorded = zoo.weights.read_manifest()[name]["metrics"]
+    assert recorded[metric] > recorded[f"baseline_{metric}"] + 0.3, recorded
