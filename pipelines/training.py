@@ -101,11 +101,10 @@ def estimator_for(name, **params):
 
         return ZooCTC(name, **params)
     if task in ("segmentation", "detection"):  # masks / CenterNet boxes (issue 10)
-        from pipelines import detection
+        from pipelines.detection import ZooDetector, ZooSegmenter
 
-        return {"segmentation": detection.ZooSegmenter, "detection": detection.ZooDetector}[
-            task
-        ](name, **params)
+        estimator = ZooSegmenter if task == "segmentation" else ZooDetector
+        return estimator(name, **params)
     if task in ("node_classification", "graph_classification"):
         from pipelines import graph
 
