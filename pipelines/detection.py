@@ -590,7 +590,6 @@ def plot_examples(name, path, count=8):
                 axis.imshow(images[k], cmap="gray", vmin=0, vmax=255)
                 overlay = np.zeros((64, 64, 4))
                 on = mask[k] > 0
-                overlay[on] = [*colours(0)[:3], 0.0]
                 overlay[on, :3] = np.array([colours(c - 1)[:3] for c in mask[k][on]])
                 overlay[on, 3] = 0.75
                 axis.imshow(overlay)
