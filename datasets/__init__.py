@@ -15,6 +15,7 @@ import difflib
 
 from datasets.av_mnist import load_av_mnist
 from datasets.base import Dataset, DatasetMissingError
+from datasets.composites import load_composites_detect, load_composites_segment
 from datasets.credit import load_german_credit, load_lending_club
 from datasets.driving import load_driving
 from datasets.fashion_mnist import (
@@ -39,6 +40,8 @@ __all__ = ["Dataset", "DatasetMissingError", "list_datasets", "load"]
 LOADERS = {
     "av_mnist": load_av_mnist,
     "breast_cancer": load_breast_cancer,
+    "composites_detect": load_composites_detect,
+    "composites_segment": load_composites_segment,
     "diabetes": load_diabetes,
     "digit_strings": load_digit_strings,
     "drosophila": load_drosophila,

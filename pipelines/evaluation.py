@@ -108,6 +108,11 @@ def evaluate(model, dataset, split="test"):
         from pipelines.transfer import probe_metrics
 
         return probe_metrics(model, dataset)
+    if dataset.task in ("segmentation", "detection"):  # mean IoU / COCO mAP (issue 10)
+        from pipelines import detection
+
+        metrics = {"segmentation": detection.segmentation_metrics}
+        return metrics.get(dataset.task, detection.detection_metrics)(model, dataset)
     output = predict_arrays(model, X)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)
@@ -147,6 +152,8 @@ HEADLINE_METRIC = {
     "graph_classification": "accuracy",
     "speech_recognition": "wer",
     "self_supervised": "linear_probe_accuracy",
+    "segmentation": "mean_iou",
+    "detection": "map50",
 }
 
 

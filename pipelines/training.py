@@ -104,6 +104,11 @@ def estimator_for(name, **params):
         from pipelines.speech import ZooCTC
 
         return ZooCTC(name, **params)
+    if task in ("segmentation", "detection"):  # masks / CenterNet boxes (issue 10)
+        from pipelines.detection import ZooDetector, ZooSegmenter
+
+        estimator = ZooSegmenter if task == "segmentation" else ZooDetector
+        return estimator(name, **params)
     if task in ("node_classification", "graph_classification"):
         from pipelines import graph
 

@@ -28,6 +28,8 @@ TASKS = (
     "graph_classification",
     "speech_recognition",
     "self_supervised",
+    "segmentation",  # issue 10: per-pixel classes
+    "detection",  # issue 10: boxes and classes
 )
 HEAD_KINDS = ("classification", "regression")
 

@@ -1,6 +1,7 @@
 """Builders grouped by model family; importing this package registers them all."""
 
 from zoo.models import (  # noqa: F401
+    detection,
     driving,
     finance,
     graph,
