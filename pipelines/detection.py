@@ -65,12 +65,32 @@ def pixel_crossentropy(y_true, y_pred):
 
 
 class _ImageEstimator(ZooEstimator):
-    """Refuses images of another shape than (n, 64, 64) before they reach the model."""
+    """What segmentation and detection share: images of shape (n, 64, 64) checked before
+    they reach the model, array targets only, no class weights, no stratified split and
+    no Keras metrics (the metrics are `evaluate`'s)."""
 
     def _validate_X(self, X, reset):
         if not isinstance(X, dict):
             _check_images(X)
         return super()._validate_X(X, reset)
+
+    def _metrics(self):
+        return None
+
+    def _stratify_labels(self, y):
+        return None
+
+    def _check_no_class_weight(self):
+        if self.class_weight is not None:
+            raise ValueError(
+                f"class_weight applies to classifiers only; {type(self).__name__} got one."
+            )
+
+    def _dataset_targets(self, targets):
+        raise ValueError(
+            f"{type(self).__name__}.fit takes arrays (images, {self._targets_name}), "
+            "not a tf.data.Dataset."
+        )
 
 
 class ZooSegmenter(_ImageEstimator):
@@ -87,19 +107,13 @@ class ZooSegmenter(_ImageEstimator):
     """
 
     _task = "segmentation"
+    _targets_name = "masks"
 
     def _loss(self):
         return {"segmentation": pixel_crossentropy}
 
-    def _metrics(self):
-        return None
-
-    def _stratify_labels(self, y):
-        return None
-
     def _encode_targets(self, y, fitting):
-        if self.class_weight is not None:
-            raise ValueError("class_weight applies to classifiers only; ZooSegmenter got one.")
+        self._check_no_class_weight()
         raw = np.asarray(y)
         classes = self._entry().defaults["num_classes"]
         if (
@@ -114,9 +128,6 @@ class ZooSegmenter(_ImageEstimator):
                 f"Received: shape {raw.shape}, dtype {raw.dtype}"
             )
         return {"segmentation": raw.astype("int32")}
-
-    def _dataset_targets(self, targets):
-        raise ValueError("ZooSegmenter.fit takes arrays (images, masks), not a tf.data.Dataset.")
 
     def predict_proba(self, X):
         """Per-pixel class probabilities (n, height, width, classes)."""
@@ -242,24 +253,15 @@ class ZooDetector(_ImageEstimator):
     """
 
     _task = "detection"
+    _targets_name = "boxes"
 
     def _loss(self):
         return {"heatmap": centre_focal_loss, "boxes": box_l1_loss}
 
-    def _metrics(self):
-        return None
-
-    def _stratify_labels(self, y):
-        return None
-
     def _encode_targets(self, y, fitting):
-        if self.class_weight is not None:
-            raise ValueError("class_weight applies to classifiers only; ZooDetector got one.")
+        self._check_no_class_weight()
         classes = self._entry().defaults["num_classes"]
         return encode_boxes(check_boxes(y, classes), classes)
-
-    def _dataset_targets(self, targets):
-        raise ValueError("ZooDetector.fit takes arrays (images, boxes), not a tf.data.Dataset.")
 
     def predict_raw(self, X):
         """The model's outputs {"heatmap", "boxes"} for images X."""

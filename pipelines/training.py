@@ -429,7 +429,8 @@ def train_run(
     # `augment` (an augmentation policy, pipelines.augment) is a training setting given
     # with the builder arguments (`--set augment=randaugment`); the rest go to the builder.
     training_settings = {key: overrides[key] for key in ("augment",) if key in overrides}
-    entry.check_overrides({k: v for k, v in overrides.items() if k not in training_settings})
+    builder = {key: value for key, value in overrides.items() if key not in training_settings}
+    entry.check_overrides(builder)
     for setting, value in (("epochs", epochs), ("batch_size", batch_size)):
         if value is not None:
             checks.check_positive_int(setting, value)
@@ -480,7 +481,7 @@ def train_run(
         callbacks=callbacks,
         verbose=verbose,
         distribution=distribution,
-        **{f"model__{key}": value for key, value in overrides.items() if key != "augment"},
+        **{f"model__{key}": value for key, value in builder.items()},
         **training_settings,
     )
     if training_settings and not isinstance(estimator, ZooClassifier):
