@@ -1,5 +1,7 @@
 """Test-split metrics of a zoo model, the same for the CLI, the manifest and the tests."""
 
+import importlib
+
 import numpy as np
 from sklearn import metrics
 
@@ -73,60 +75,59 @@ def multitask_metrics(model, y_true, outputs):
     return result
 
 
+# Tasks scored by their own protocol on the whole dataset (test split), with the function
+# that does it ("module:function", imported when used): metrics(model, dataset) -> dict.
+DATASET_METRICS = {
+    "driving": "pipelines.driving:driving_metrics",  # closed-loop driving (issue 12)
+    "recommendation": "pipelines.recommendation:evaluate_split",  # MovieLens protocols
+    "credit_risk": "pipelines.finance:credit_metrics",  # baselines and cost beside the model
+    "speech_recognition": "pipelines.speech:asr_metrics",  # CTC: WER/CER, greedy and beam
+    "self_supervised": "pipelines.transfer:probe_metrics",  # probes of the frozen encoder
+    "segmentation": "pipelines.detection:segmentation_metrics",  # mean IoU
+    "detection": "pipelines.detection:detection_metrics",  # COCO mAP
+}
+
+
+def _output_metrics(task, model, y, output):
+    """Metrics of a task scored from the model's outputs on X_test and y_test."""
+    if task == "multitask":
+        return multitask_metrics(model, y, output)
+    if task == "retrieval":
+        from pipelines.retrieval import KEY, QUERY, retrieval_metrics
+
+        return retrieval_metrics(output[QUERY], output[KEY], y)
+    if task == "node_classification":
+        from pipelines.graph import PROBABILITIES, node_metrics
+
+        return node_metrics(y, output[PROBABILITIES])
+    if task in ("classification", "graph_classification"):
+        return classification_metrics(y, output)
+    return regression_metrics(y, output)
+
+
 def evaluate(model, dataset, split="test"):
     """Metrics of `model` on a split ("test" or "train") of a `datasets.Dataset`.
+
+    Tasks in `DATASET_METRICS` are scored by their protocol on the test split only.
 
     Example:
 
         evaluate(zoo.get("cnn-digits"), datasets.load("digits"))   # {'accuracy': ...}
     """
+    if split not in ("test", "train"):
+        raise ValueError(f'`split` must be "test" or "train". Received: split={split!r}')
+    if dataset.task in DATASET_METRICS:
+        if split != "test":
+            raise ValueError(
+                f"A {dataset.task!r} dataset is evaluated on its test split by its protocol "
+                f"({DATASET_METRICS[dataset.task]}). Received: split={split!r}"
+            )
+        module, function = DATASET_METRICS[dataset.task].split(":")
+        return getattr(importlib.import_module(module), function)(model, dataset)
     X, y = (
         (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
     )
-    if dataset.task == "driving":  # issue 12: closed-loop driving in the simulator
-        from pipelines.driving import driving_metrics
-
-        return driving_metrics(model, dataset)
-    if dataset.task == "recommendation":  # MovieLens: its protocols and baselines
-        from pipelines.recommendation import evaluate_split
-
-        if split != "test":
-            raise ValueError(
-                f"A MovieLens dataset is evaluated on its test split by its protocol. "
-                f"Received: split={split!r}"
-            )
-        return evaluate_split(model, dataset)
-    if dataset.task == "credit_risk":  # baselines and cost beside the model (finance)
-        from pipelines.finance import credit_metrics
-
-        return credit_metrics(model, dataset)
-    if dataset.task == "speech_recognition":  # CTC: WER/CER, greedy and beam (issue 11)
-        from pipelines.speech import asr_metrics
-
-        return asr_metrics(model, dataset)
-    if dataset.task == "self_supervised":  # probes of the frozen encoder (issue 10)
-        from pipelines.transfer import probe_metrics
-
-        return probe_metrics(model, dataset)
-    if dataset.task in ("segmentation", "detection"):  # mean IoU / COCO mAP (issue 10)
-        from pipelines import detection
-
-        metrics = {"segmentation": detection.segmentation_metrics}
-        return metrics.get(dataset.task, detection.detection_metrics)(model, dataset)
-    output = predict_arrays(model, X)
-    if dataset.task == "multitask":
-        return multitask_metrics(model, y, output)
-    if dataset.task == "retrieval":
-        from pipelines.retrieval import KEY, QUERY, retrieval_metrics
-
-        return retrieval_metrics(output[QUERY], output[KEY], y)
-    if dataset.task == "node_classification":
-        from pipelines.graph import PROBABILITIES, node_metrics
-
-        return node_metrics(y, output[PROBABILITIES])
-    if dataset.task in ("classification", "graph_classification"):
-        return classification_metrics(y, output)
-    return regression_metrics(y, output)
+    return _output_metrics(dataset.task, model, y, predict_arrays(model, X))
 
 
 def evaluate_batches(model, task, batches):

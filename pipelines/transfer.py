@@ -15,6 +15,7 @@ Plot the learning curves of the card (test accuracy per epoch, transferred vs sc
     python -m pipelines.transfer plot transfer-digits zoo/cards/transfer-digits-curves.png
 """
 
+import functools
 import sys
 
 import keras
@@ -38,19 +39,31 @@ def _shipped_config(name):
     return dict(row["config"]) if row else {}
 
 
-def scratch_estimator(name, seed, config=None):
-    """The entry's architecture from a random init, trained for the transfer recipe's total
-    epochs (head + fine-tuning) at its learning rate and batch size."""
-    recipe = zoo.get_entry(name).recipe
-    config = _shipped_config(name) if config is None else config
+def from_scratch(name, seed, settings, config=None):
+    """The entry's architecture from a random init, trained for a transfer recipe's total
+    epochs (head + fine-tuning) at its learning rate, batch size and augmentation:
+    `settings` is the recipe ("epochs", "fine_tune_epochs", "batch_size", ...)."""
     return ZooClassifier(
         name,
-        epochs=recipe["epochs"] + recipe.get("fine_tune_epochs", 0),
-        batch_size=recipe["batch_size"],
-        learning_rate=recipe["learning_rate"],
+        epochs=settings["epochs"] + settings.get("fine_tune_epochs", 0),
+        batch_size=settings["batch_size"],
+        learning_rate=settings["learning_rate"],
+        augment=settings.get("augment"),
         random_state=seed,
-        **{f"model__{key}": value for key, value in config.items()},
+        **{f"model__{key}": value for key, value in (config or {}).items()},
     )
+
+
+def scratch_estimator(name, seed, config=None):
+    """`from_scratch` with the entry's transfer recipe and its shipped builder arguments."""
+    config = _shipped_config(name) if config is None else config
+    return from_scratch(name, seed, zoo.get_entry(name).recipe, config)
+
+
+def seed_scores(make, X, y, X_test, y_test, seeds=SCRATCH_SEEDS):
+    """Mean and standard deviation of the test accuracy of `make(seed)` fitted on X, y."""
+    scores = [make(seed).fit(X, y).score(X_test, y_test) for seed in seeds]
+    return float(np.mean(scores)), float(np.std(scores))
 
 
 def transfer_estimator(name, seed, config=None):
@@ -68,14 +81,14 @@ def transfer_metrics(name, model, dataset, seeds=SCRATCH_SEEDS):
     baseline's ("scratch_accuracy", "scratch_accuracy_sd") on the same test split."""
     result = evaluation.evaluate(model, dataset)
     result["transfer_accuracy"] = result["accuracy"]
-    scores = [
-        scratch_estimator(name, seed)
-        .fit(dataset.X_train, dataset.y_train)
-        .score(dataset.X_test, dataset.y_test)
-        for seed in seeds
-    ]
-    result["scratch_accuracy"] = float(np.mean(scores))
-    result["scratch_accuracy_sd"] = float(np.std(scores))
+    result["scratch_accuracy"], result["scratch_accuracy_sd"] = seed_scores(
+        functools.partial(scratch_estimator, name),
+        dataset.X_train,
+        dataset.y_train,
+        dataset.X_test,
+        dataset.y_test,
+        seeds,
+    )
     result["scratch_seeds"] = len(seeds)
     result["labelled"] = int(len(dataset.y_train))
     return result
@@ -267,15 +280,7 @@ def fine_tune_estimator(name, seed, pretrained=True):
         return ZooClassifier(
             name, pretrained=True, freeze="backbone", random_state=seed, **settings
         )
-    total = settings["epochs"] + settings.get("fine_tune_epochs", 0)
-    return ZooClassifier(
-        name,
-        epochs=total,
-        batch_size=settings["batch_size"],
-        learning_rate=settings["learning_rate"],
-        augment=settings.get("augment"),
-        random_state=seed,
-    )
+    return from_scratch(name, seed, settings)
 
 
 def ssl_metrics(name, model, dataset, seeds=SCRATCH_SEEDS):
@@ -289,14 +294,14 @@ def ssl_metrics(name, model, dataset, seeds=SCRATCH_SEEDS):
     X, y = dataset.X_train[labelled], dataset.y_train[labelled]
     result = probe_metrics(model, dataset)
     for key, pretrained in (("fine_tune_accuracy", True), ("scratch_accuracy", False)):
-        scores = [
-            fine_tune_estimator(name, seed, pretrained)
-            .fit(X, y)
-            .score(dataset.X_test, dataset.y_test)
-            for seed in seeds
-        ]
-        result[key] = float(np.mean(scores))
-        result[f"{key}_sd"] = float(np.std(scores))
+        result[key], result[f"{key}_sd"] = seed_scores(
+            functools.partial(fine_tune_estimator, name, pretrained=pretrained),
+            X,
+            y,
+            dataset.X_test,
+            dataset.y_test,
+            seeds,
+        )
     result["seeds"] = len(seeds)
     return result
 

@@ -115,3 +115,18 @@ def test_y_none(small_tabular):
 def test_bad_validation_split(small_tabular):
     with pytest.raises(ValueError, match="validation_split must be in"):
         ZooClassifier("mlp-breast-cancer", validation_split=1.5, **FAST).fit(*small_tabular)
+
+
+def test_evaluate_refuses_an_unknown_split_and_a_protocol_task_off_its_test_split(breast_cancer):
+    import dataclasses
+
+    from pipelines import evaluation
+
+    model = zoo.get("mlp-breast-cancer")
+    with pytest.raises(ValueError, match=r'`split` must be "test" or "train". Received: split='):
+        evaluation.evaluate(model, breast_cancer, split="validation")
+    detection = dataclasses.replace(breast_cancer, task="detection")
+    with pytest.raises(ValueError, match=r"'detection' dataset is evaluated on its test split"):
+        evaluation.evaluate(model, detection, split="train")
+    train = evaluation.evaluate(model, breast_cancer, split="train")
+    assert train["accuracy"] > 0.9  # the model's own training split
