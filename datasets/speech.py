@@ -23,6 +23,12 @@ digits ("three five one"), for CTC recognition.
   not a human voice) with a seeded random English accent, voice variant (one of the
   training variants), speed and pitch; words are joined by " " or ", " (a pause), at random
   (a string that would not fit in a clip is said again at 175 words/min without pauses).
+- Train, extra voices (v2): `TTS_STRINGS` SYNTHETIC strings by Debian flite (voices kal,
+  a diphone voice; awb, rms, slt, clustergen voices trained on the CMU ARCTIC speakers'
+  recordings) and festival (kal_diphone, ked_diphone, cmu_us_slt_arctic_hts), each with a
+  seeded duration stretch, target F0 and tape-speed factor; half of them are said as one
+  sentence, half are built from words synthesised one by one and joined by 10..300 ms of
+  silence (`_tts_split`). Their own seed: the espeak-ng splits are those of v1.
 - Test (`X_test`): `TEST_STRINGS` SYNTHETIC strings spoken by the `HELD_OUT_VOICES` (24)
   voice variants that never occur in training (`held_out_variants()`).
 - Real test (`load_real_digit_strings()`, never trained on): `REAL_STRINGS` strings built
@@ -32,12 +38,13 @@ digits ("three five one"), for CTC recognition.
 Every clip is 8 kHz mono float32, RMS-normalised to `TARGET_RMS` and zero-padded at the end
 to `CLIP_SAMPLES` (44,000 = 5.5 s; the longest string fits). X is {"audio": (n, 44000)};
 y is int32 (n, 7): the digits as label ids digit + 1 (0 is CTC's blank and the padding).
-The synthetic clips are cached (int16) in `$ZOO_HOME/datasets/digit_strings-v1.npz`.
+The synthetic clips are cached (int16) in `$ZOO_HOME/datasets/digit_strings-v2.npz`.
 """
 
 import concurrent.futures
 import pathlib
 import shutil
+import subprocess
 
 import numpy as np
 
@@ -162,11 +169,30 @@ TEST_STRINGS = 300
 REAL_STRINGS = 300
 HELD_OUT_VOICES = 24
 DIGITS_SEED = 11
-DIGITS_CACHE_VERSION = 1
+DIGITS_CACHE_VERSION = 2
 SPEED_RANGE = (110, 200)
 PITCH_RANGE = (20, 80)
 DIGIT_SOUNDS = pathlib.Path("/usr/share/asterisk/sounds/en_US_f_Allison/digits")
 INSTALL_ASTERISK = "sudo apt-get install asterisk-core-sounds-en-wav"
+# Extra TRAINING voices (v2): Debian flite (kal: diphone; awb, rms, slt: clustergen voices
+# trained on CMU ARCTIC speakers) and festival (kal/ked diphone, the slt HTS voice).
+TTS_STRINGS = 2000
+TTS_VOICES = (
+    ("flite", "kal"),
+    ("flite", "awb"),
+    ("flite", "rms"),
+    ("flite", "slt"),
+    ("festival", "kal_diphone"),
+    ("festival", "ked_diphone"),
+    ("festival", "cmu_us_slt_arctic_hts"),
+)
+STRETCH_RANGE = (0.85, 1.6)  # duration stretch (flite; festival diphone voices)
+F0_RANGE = (85, 240)  # target mean F0 in Hz (flite kal/awb/slt; festival diphone voices)
+TAPE_RANGE = (0.88, 1.12)  # resampling factor: tempo, pitch and formants together
+ISOLATED_SHARE = 0.5  # strings built from words synthesised one by one, joined by silences
+INSTALL_TTS = (
+    "sudo apt-get install flite festival festvox-kallpc8k festvox-kdlpc8k festvox-us-slt-hts"
+)
 # The token vocabulary (id -> token, 0 the CTC blank) and the separator of each CTC dataset.
 VOCABULARIES = {"digit_strings": (["<blank>", *DIGIT_WORDS], " ")}
 
@@ -234,16 +260,125 @@ def _synthetic_split(rng, count, variants):
     return audio, labels, voices
 
 
+def _flite(jobs):
+    """8 kHz float32 waveforms of flite `jobs` [(voice, text, stretch, f0)]."""
+    import tempfile
+
+    def one(job):
+        voice, text, stretch, f0 = job
+        with tempfile.TemporaryDirectory() as folder:
+            out = f"{folder}/out.wav"
+            command = ["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.3f}"]
+            command += ["--setf", f"int_f0_target_mean={f0:.1f}", "-t", text, "-o", out]
+            subprocess.run(command, capture_output=True, check=True)
+            return to_8k(*read_wav(out))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(one, jobs))
+
+
+def _festival(jobs):
+    """8 kHz float32 waveforms of festival `jobs` [(voice, text, stretch, f0)]: one batch
+    script per voice and half (two festival processes at a time)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        scripts = {}
+        for k, (voice, text, stretch, f0) in enumerate(jobs):
+            key = (voice, k % 2)
+            lines = scripts.setdefault(key, [f"(voice_{voice})"])
+            if "diphone" in voice:  # the HTS voice ignores both settings
+                lines.append(f"(Parameter.set 'Duration_Stretch {stretch:.3f})")
+                lines.append(
+                    f"(set! int_lr_params '((target_f0_mean {f0:.1f}) (target_f0_std "
+                    f"{f0 / 8:.1f}) (model_f0_mean 170) (model_f0_std 34)))"
+                )
+            lines.append(
+                f'(utt.save.wave (utt.synth (Utterance Text "{text}")) "{folder}/{k}.wav" \'riff)'
+            )
+        paths = []
+        for n, lines in enumerate(scripts.values()):
+            paths.append(pathlib.Path(folder) / f"script{n}.scm")
+            paths[-1].write_text("\n".join(lines) + "\n")
+        run = lambda path: subprocess.run(["festival", "-b", str(path)], capture_output=True)  # noqa: E731
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            for result in pool.map(run, paths):
+                result.check_returncode()
+        return [to_8k(*read_wav(f"{folder}/{k}.wav")) for k in range(len(jobs))]
+
+
+def _tape(waveform, factor):
+    """`waveform` played `factor` times faster (tempo, pitch and formants together)."""
+    from scipy.signal import resample_poly
+
+    return resample_poly(waveform, 100, int(round(100 * factor))).astype("float32")
+
+
+def _tts_split(rng, count):
+    """`count` training strings by the flite and festival `TTS_VOICES` (audio int16, labels,
+    voice descriptions). A seeded share `ISOLATED_SHARE` is built from words synthesised one
+    by one and joined by 10..300 ms of silence; the rest is said as one sentence, words
+    joined by " " or ", ". Each string draws a voice, a duration stretch, a target F0 and a
+    tape-speed factor; a string too long for the clip is played faster until it fits."""
+    labels = _labels(rng, count)
+    plans, requests = [], []
+    for row in labels:
+        engine, voice = TTS_VOICES[rng.integers(len(TTS_VOICES))]
+        stretch, f0 = rng.uniform(*STRETCH_RANGE), rng.uniform(*F0_RANGE)
+        tape = rng.uniform(*TAPE_RANGE)
+        words = [DIGIT_WORDS[i - 1] for i in row if i > 0]
+        if rng.random() < ISOLATED_SHARE:
+            texts = words
+            gaps = rng.integers(80, 2401, size=len(words) + 1)  # 10..300 ms
+            kind = "isolated"
+        else:
+            texts = [(", " if rng.random() < 0.5 else " ").join(words)]
+            gaps = rng.integers(80, 801, size=2)  # 10..100 ms before and after
+            kind = "sentence"
+        first = len(requests)
+        requests.extend((engine, voice, text, stretch, f0) for text in texts)
+        plans.append(
+            (
+                first,
+                len(texts),
+                gaps,
+                tape,
+                f"{engine}:{voice} {kind} x{stretch:.2f} f0 {f0:.0f} tape {tape:.2f}",
+            )
+        )
+    waveforms = [None] * len(requests)
+    for engine, synthesise in (("flite", _flite), ("festival", _festival)):
+        chosen = [k for k, request in enumerate(requests) if request[0] == engine]
+        for k, waveform in zip(chosen, synthesise([requests[k][1:] for k in chosen])):
+            waveforms[k] = trim_silence(waveform)
+    audio, voices = [], []
+    for first, n, gaps, tape, description in plans:
+        pieces = [np.zeros(gaps[0], "float32")]
+        for k in range(n):
+            pieces.append(waveforms[first + k])
+            pieces.append(np.zeros(gaps[k + 1], "float32"))
+        waveform = _tape(np.concatenate(pieces), tape)
+        if len(waveform) > CLIP_SAMPLES:
+            waveform = _tape(waveform, np.ceil(100 * len(waveform) / (CLIP_SAMPLES - 400)) / 100)
+            description += " (faster to fit)"
+        audio.append(_place(waveform))
+        voices.append(description)
+    audio = np.round(np.stack(audio) * 32767).astype("int16")
+    return audio, labels, np.array(voices)
+
+
 def synthetic_digit_strings():
     """The cached espeak-ng digit strings: {"train_audio", "train_labels", "train_voice",
     "test_audio", "test_labels", "test_voice"} (audio int16), built on first use."""
     path = cache_file(f"digit_strings-v{DIGITS_CACHE_VERSION}.npz")
     cached = read_npz(path)
-    if cached is not None and len(cached.get("train_labels", ())) == TRAIN_STRINGS:
+    if cached is not None and len(cached.get("train_labels", ())) == TRAIN_STRINGS + TTS_STRINGS:
         return cached
-    if shutil.which("espeak-ng") is None:
+    missing = [tool for tool in ("espeak-ng", "flite", "festival") if shutil.which(tool) is None]
+    if missing:
         raise DatasetMissingError(
-            f"digit_strings needs espeak-ng. Install it with: {INSTALL_ESPEAK}"
+            f"digit_strings needs espeak-ng, flite and festival (missing: {missing}). Install "
+            f"them with: {INSTALL_ESPEAK}; {INSTALL_TTS}"
         )
     held_out = set(held_out_variants())
     train_variants = [v for v in VARIANTS if v not in held_out]
@@ -257,6 +392,11 @@ def synthetic_digit_strings():
         arrays.update(
             {f"{split}_audio": audio, f"{split}_labels": labels, f"{split}_voice": voices}
         )
+    # The flite/festival strings come after the espeak-ng ones, from their own seed, so the
+    # espeak-ng splits (and the held-out test voices) are exactly those of v1.
+    audio, labels, voices = _tts_split(np.random.default_rng(DIGITS_SEED + 3), TTS_STRINGS)
+    for key, extra in (("audio", audio), ("labels", labels), ("voice", voices)):
+        arrays[f"train_{key}"] = np.concatenate([arrays[f"train_{key}"], extra])
     save_npz_atomic(path, arrays)
     return arrays
 
@@ -309,7 +449,7 @@ def load_digit_strings():
     Example:
 
         data = load_digit_strings()
-        data.X_train["audio"].shape, data.y_train.shape    # (2000, 44000), (2000, 7)
+        data.X_train["audio"].shape, data.y_train.shape    # (4000, 44000), (4000, 7)
         digits_to_text(data.y_test[0])                       # e.g. "four two"
     """
     arrays = synthetic_digit_strings()
@@ -324,18 +464,25 @@ def load_digit_strings():
         y_test=arrays["test_labels"],
         split=(
             f"{TRAIN_STRINGS} SYNTHETIC espeak-ng strings of 1..{MAX_DIGITS} digits by "
-            f"{len(VARIANTS) - HELD_OUT_VOICES} voice variants (train); {TEST_STRINGS} by "
+            f"{len(VARIANTS) - HELD_OUT_VOICES} voice variants and {TTS_STRINGS} by "
+            f"{len(TTS_VOICES)} flite/festival voices (train); {TEST_STRINGS} espeak-ng ones by "
             f"{HELD_OUT_VOICES} HELD-OUT variants (test); {REAL_STRINGS} REAL strings built "
             "from the asterisk digit recordings (second test set, never trained on)"
         ),
         provenance={
             "source": (
                 "SYNTHETIC: Debian espeak-ng (formant synthesis) speaking digit words with "
-                "seeded accents, voice variants, speed and pitch; REAL second test set: "
+                "seeded accents, voice variants, speed and pitch, and Debian flite (kal, "
+                "awb, rms, slt) and festival (kal_diphone, ked_diphone, "
+                "cmu_us_slt_arctic_hts) voices (training only); REAL second test set: "
                 "asterisk-core-sounds-en-wav digits/0..9.wav (en_US_f_Allison, 8 kHz)"
             ),
-            "licence": "espeak-ng GPL-3.0 tool output (synthetic); asterisk sounds CC-BY-SA-3.0",
-            "install": f"{INSTALL_ESPEAK}; {INSTALL_ASTERISK}",
+            "licence": (
+                "synthetic tool output: espeak-ng (GPL-3.0), flite, festival and its voices "
+                "(free licences, /usr/share/doc/<package>/copyright); asterisk sounds "
+                "CC-BY-SA-3.0"
+            ),
+            "install": f"{INSTALL_ESPEAK}; {INSTALL_TTS}; {INSTALL_ASTERISK}",
             "held_out_voices": held_out,
             "sample_rate": 8000,
             "clip_samples": CLIP_SAMPLES,

@@ -427,8 +427,13 @@ def train_run(
     entry = zoo.get_entry(name)
     overrides = dict(overrides or {})
     # `augment` (an augmentation policy, pipelines.augment) is a training setting given
-    # with the builder arguments (`--set augment=randaugment`); the rest go to the builder.
-    training_settings = {key: overrides[key] for key in ("augment",) if key in overrides}
+    # with the builder arguments (`--set augment=randaugment`); the rest go to the builder,
+    # and so does `augment` when the builder takes it (asr-digits-ctc's waveform augmentations).
+    training_settings = {
+        key: overrides[key]
+        for key in ("augment",)
+        if key in overrides and key not in entry.defaults
+    }
     builder = {key: value for key, value in overrides.items() if key not in training_settings}
     entry.check_overrides(builder)
     for setting, value in (("epochs", epochs), ("batch_size", batch_size)):

@@ -145,33 +145,50 @@ def _resample(inputs, positions):
     return ops.where(inside, a + (b - a) * fraction, ops.zeros_like(a))
 
 
+def _content_span(inputs):
+    """(first, end) per waveform of a (batch, samples) batch: the index of the first non-zero
+    sample and one past the last (0 and 0 for an all-zero waveform), as float32."""
+    length = ops.shape(inputs)[-1]
+    index = ops.arange(length, dtype="float32")[None, :]
+    loud = ops.not_equal(inputs, 0)
+    end = ops.max(ops.where(loud, index + 1.0, 0.0), axis=-1)
+    first = ops.min(ops.where(loud, index, ops.cast(length, "float32")), axis=-1)
+    return ops.minimum(first, end), end
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class RandomTimeShift(_Augmentation):
     """Delays (or advances) each waveform by a random whole number of samples, in training.
 
     The shift is drawn uniformly in [-max_shift, max_shift]; samples shifted in are zeros.
+    With `fit`, the shift is clipped so that no non-zero sample leaves the clip (a word is
+    never cut off; the zero padding is what moves).
 
     Example:
 
         RandomTimeShift(max_shift=800, seed=1)(waveforms, training=True)   # +-0.1 s at 8 kHz
     """
 
-    def __init__(self, max_shift=800, seed=None, **kwargs):
+    def __init__(self, max_shift=800, fit=False, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         if not isinstance(max_shift, int) or isinstance(max_shift, bool) or max_shift < 0:
             raise ValueError(
                 f"`max_shift` must be a non-negative integer. Received: max_shift={max_shift!r}"
             )
         self.max_shift = max_shift
+        self.fit = bool(fit)
 
     def augment(self, inputs):
         batch, length = ops.shape(inputs)[0], ops.shape(inputs)[-1]
         shift = ops.round(_uniform(self, batch, -self.max_shift - 0.49, self.max_shift + 0.49))
+        if self.fit:
+            first, end = _content_span(inputs)
+            shift = ops.clip(shift, -first, ops.cast(length, "float32") - end)
         positions = ops.arange(length, dtype="float32")[None, :] - shift[:, None]
         return _resample(inputs, positions)
 
     def get_config(self):
-        return {**super().get_config(), "max_shift": self.max_shift}
+        return {**super().get_config(), "max_shift": self.max_shift, "fit": self.fit}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -180,25 +197,30 @@ class RandomSpeed(_Augmentation):
 
     Resampling by linear interpolation changes tempo and pitch together (a tape played at
     another speed); the clip keeps its length (zeros after a sped-up clip's end, a slowed
-    clip's tail cut off).
+    clip's tail cut off). With `fit`, a clip is slowed down at most as far as its zero padding
+    allows, so its last non-zero sample stays inside (a word is never cut off).
 
     Example:
 
         RandomSpeed(factor=(0.9, 1.1), seed=1)(waveforms, training=True)
     """
 
-    def __init__(self, factor=(0.9, 1.1), seed=None, **kwargs):
+    def __init__(self, factor=(0.9, 1.1), fit=False, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.factor = _check_range("factor", factor, low=0.1)
+        self.fit = bool(fit)
 
     def augment(self, inputs):
         batch, length = ops.shape(inputs)[0], ops.shape(inputs)[-1]
         factor = _uniform(self, batch, *self.factor)
+        if self.fit:
+            _, end = _content_span(inputs)
+            factor = ops.maximum(factor, end / ops.cast(length, "float32"))
         positions = ops.arange(length, dtype="float32")[None, :] * factor[:, None]
         return _resample(inputs, positions)
 
     def get_config(self):
-        return {**super().get_config(), "factor": self.factor}
+        return {**super().get_config(), "factor": self.factor, "fit": self.fit}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -266,3 +288,42 @@ class SpecAugment(_Augmentation):
             "time_width": self.time_width,
             "mask_value": self.mask_value,
         }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class UtteranceNormalization(layers.Layer):
+    """Per-utterance normalisation of (batch, frames, channels) log-mel features (dB).
+
+    Each utterance's channel means over its active frames are subtracted (cepstral-mean
+    style: a fixed spectral tilt of the microphone or voice cancels), and the result is
+    divided by the utterance's standard deviation over its active frames and channels. A
+    frame is active when one of its channels is above `floor` + 0.1 dB (the padding of a
+    zero-padded clip sits at the mel layer's floor); inactive frames are normalised with
+    the same statistics. Active in training and inference alike.
+
+    Example:
+
+        x = keras.layers.MelSpectrogram(min_power=1e-6, ...)(audio)   # floor -60 dB
+        x = UtteranceNormalization(floor=-60.0)(keras.layers.Permute((2, 1))(x))
+    """
+
+    def __init__(self, floor=-60.0, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.floor = float(floor)
+        self.epsilon = float(epsilon)
+
+    def call(self, inputs):
+        active = ops.cast(ops.max(inputs, axis=-1, keepdims=True) > self.floor + 0.1, "float32")
+        active = ops.cast(active, inputs.dtype)
+        count = ops.maximum(ops.sum(active, axis=1, keepdims=True), 1.0)  # (batch, 1, 1)
+        mean = ops.sum(inputs * active, axis=1, keepdims=True) / count  # (batch, 1, channels)
+        centred = inputs - mean
+        channels = ops.cast(ops.shape(inputs)[-1], inputs.dtype)
+        variance = ops.sum(centred**2 * active, axis=(1, 2), keepdims=True) / (count * channels)
+        return centred / ops.sqrt(variance + self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "floor": self.floor, "epsilon": self.epsilon}

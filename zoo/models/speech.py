@@ -28,6 +28,7 @@ from zoo.layers.audio import (
     RandomSpeed,
     RandomTimeShift,
     SpecAugment,
+    UtteranceNormalization,
 )
 from zoo.registry import register
 
@@ -106,9 +107,9 @@ def _augmentation(x, augment, seed):
             f"augment={augment!r}"
         )
     if "speed" in augment:
-        x = RandomSpeed(factor=(0.85, 1.15), seed=seed, name="augment_speed")(x)
+        x = RandomSpeed(factor=(0.85, 1.15), fit=True, seed=seed, name="augment_speed")(x)
     if "shift" in augment:
-        x = RandomTimeShift(max_shift=1600, seed=seed + 1, name="augment_shift")(x)
+        x = RandomTimeShift(max_shift=1600, fit=True, seed=seed + 1, name="augment_shift")(x)
     if "gain" in augment:
         x = RandomGain(gain_db=(-10.0, 6.0), seed=seed + 2, name="augment_gain")(x)
     if "noise" in augment:
@@ -127,6 +128,7 @@ def ctc_recognizer(
     dropout,
     augment,
     name,
+    normalize="batch",
 ):
     """Raw waveform -> log-mel -> strided and dilated Conv1D -> per-frame log-probabilities.
 
@@ -148,6 +150,12 @@ def ctc_recognizer(
         name="log_mel",
     )(x)  # (batch, mels, frames), dB
     x = layers.Permute((2, 1), name="time_major")(x)
+    if normalize not in ("batch", "utterance"):
+        raise ValueError(
+            f'`normalize` must be "batch" or "utterance". Received: normalize={normalize!r}'
+        )
+    if normalize == "utterance":
+        x = UtteranceNormalization(floor=-60.0, name="utterance_norm")(x)
     x = layers.BatchNormalization(name="mel_bn")(x)
     if "specaugment" in augment:
         x = SpecAugment(
@@ -187,6 +195,7 @@ def asr_digits_ctc(
     dilations=(1, 2, 4, 1),
     dropout=0.1,
     augment=("gain", "specaugment"),
+    normalize="batch",
 ):
     """A convolutional CTC recogniser of spoken digit strings ("three five one").
 
@@ -208,6 +217,9 @@ def asr_digits_ctc(
             (waveform) and "specaugment" (log-mel masks); () for none. The default keeps the
             two that cannot cut words off a clip (the card's ablation: speed and shift
             changes pushed the ends of long strings out of the 5.5 s window).
+        normalize: "batch" (BatchNormalization of the log-mel channels) or "utterance"
+            (`UtteranceNormalization`, per-utterance channel means and scale, then
+            BatchNormalization).
 
     Example:
 
@@ -225,4 +237,5 @@ def asr_digits_ctc(
         dropout,
         tuple(augment),
         name="asr_digits_ctc",
+        normalize=normalize,
     )
