@@ -14,7 +14,7 @@ import pytest
 
 import zoo
 from datasets import speech
-from pipelines import evaluation
+from pipelines import evaluation, training
 from pipelines.speech import ZooCTC, decode, error_rate, load_clip, read_wav_file
 from zoo.layers.audio import (
     PaddingMask,
@@ -331,6 +331,16 @@ def test_ctc_estimator_trains_a_few_steps_and_checks_y(digit_data):
         ZooCTC("asr-digits-ctc", epochs=1).fit(X, y.astype("float32"))
     with pytest.raises(ValueError, match="at least one label"):
         ZooCTC("asr-digits-ctc", epochs=1).fit(X, np.zeros_like(y))
+
+
+def test_train_run_gives_augment_to_a_builder_that_takes_it(digit_data, monkeypatch, tmp_path):
+    # `--set augment=...` is the builder's waveform augmentations here, not an image policy:
+    # an unknown one reaches the builder and is refused there, before any training.
+    monkeypatch.setattr(training.datasets, "load", lambda name: digit_data)
+    with pytest.raises(ValueError, match="`augment` names augmentations"):
+        training.train_run(
+            "asr-digits-ctc", epochs=1, out=str(tmp_path), overrides={"augment": ("reverb",)}
+        )
 
 
 # Issue 11's bars: wer <= 0.05 (held-out synthetic voices) and wer_real <= 0.20 (real strings);
