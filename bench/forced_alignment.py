@@ -142,6 +142,16 @@ def main():
             ]
         )
     )
+    frame_seconds, offset = frame_timing(model)
+    inside = [
+        true_start - frame_seconds <= (start + end) / 2 <= true_end + frame_seconds
+        for words, true_words in zip(aligned, truth)
+        for (start, end), (true_start, true_end) in zip(words, true_words)
+    ]
+    print(
+        f"label frames' centre inside the true word (one {frame_seconds * 1000:.0f} ms frame "
+        f"of slack): {np.mean(inside):.3f} of the words"
+    )
     if "--no-figure" not in sys.argv:
         path = CARDS / "asr-digits-ctc-alignment.png"
         figure(audio, labels, truth, aligned, claimed, silent, FIGURE_ROW, path)
