@@ -306,3 +306,174 @@ def transcribe_files(model, paths, vocabulary, separator=" ", strategy="greedy")
     log_probs = predict_arrays(model, {model.inputs[0].name: waveforms})
     decoded = decode(log_probs, strategy=strategy)
     return [(path, separator.join(vocabulary[i] for i in ids)) for path, ids in zip(paths, decoded)]
+
+
+def forced_align(log_probs, label_ids):
+    """CTC Viterbi alignment of a KNOWN transcript to one clip's per-frame log-probabilities.
+
+    The best CTC path (blank 0) that spells exactly `label_ids`: over the states blank,
+    label 1, blank, label 2, ..., blank, a path starts in the first blank or label 1, stays
+    or moves one state per frame, may skip a blank between two DIFFERENT labels (a repeated
+    label, "eight eight", needs a blank frame between its two copies), and ends in the
+    last label or the last blank.
+
+    Args:
+        log_probs: (frames, classes) log-probabilities of one clip, class 0 the blank.
+        label_ids: the transcript's label ids (each in 1..classes-1; 0-padding at the end
+            is dropped, so a row of `load_digit_strings()`'s labels works as it is).
+
+    Returns:
+        (spans, score): spans[k] = (first_frame, last_frame) of the frames the best path
+        gives label k (inclusive); score, the path's summed log-probability. An empty
+        transcript gives ([], the all-blank path's score).
+
+    Raises:
+        ValueError: log_probs not a finite 2-D array, a label id out of range or 0 inside
+            the transcript, or more labels (plus one blank per adjacent repeat) than frames.
+
+    Example:
+
+        lp = np.log([[0.1, 0.8, 0.1], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1]])
+        forced_align(lp, [1, 1])   # ([(0, 0), (2, 2)], log(0.8 ** 3))
+    """
+    log_probs = np.asarray(log_probs, "float64")
+    if log_probs.ndim != 2 or log_probs.shape[0] < 1 or log_probs.shape[1] < 2:
+        raise ValueError(
+            "log_probs must be one clip's (frames, classes) log-probabilities with at least "
+            f"one frame and two classes. Received: shape {log_probs.shape}"
+        )
+    if np.isnan(log_probs).any() or np.isposinf(log_probs).any():
+        raise ValueError("log_probs must not contain NaN or +inf. Received: such values")
+    raw = np.asarray(label_ids)
+    if raw.ndim != 1 or (raw.size and not np.issubdtype(raw.dtype, np.integer)):
+        raise ValueError(
+            "label_ids must be a 1-D sequence of integer label ids. Received: an array of "
+            f"shape {raw.shape} and dtype {raw.dtype}"
+        )
+    labels = raw.astype("int64")
+    nonzero = np.flatnonzero(labels)
+    labels = labels[: nonzero[-1] + 1] if len(nonzero) else labels[:0]  # trailing padding
+    frames, classes = log_probs.shape
+    if ((labels < 1) | (labels >= classes)).any():
+        raise ValueError(
+            f"label_ids must be in 1..{classes - 1} (0 is the blank, allowed only as padding "
+            f"at the end). Received: label_ids={raw.tolist()}"
+        )
+    repeats = int((labels[1:] == labels[:-1]).sum())
+    if len(labels) + repeats > frames:
+        raise ValueError(
+            f"label_ids: {len(labels)} labels with {repeats} adjacent repeats need at least "
+            f"{len(labels) + repeats} frames; log_probs has {frames}. Received: "
+            f"label_ids={labels.tolist()}"
+        )
+    if not len(labels):
+        return [], float(log_probs[:, 0].sum())
+    states = np.zeros(2 * len(labels) + 1, "int64")
+    states[1::2] = labels
+    emit = log_probs[:, states]  # (frames, states)
+    n = len(states)
+    skip = np.zeros(n, bool)  # state s may be entered from s - 2
+    skip[3::2] = labels[1:] != labels[:-1]
+    score = np.full(n, -np.inf)
+    score[:2] = emit[0, :2]
+    back = np.zeros((frames, n), "int64")
+    for t in range(1, frames):
+        stay, step = score, np.concatenate([[-np.inf], score[:-1]])
+        jump = np.where(skip, np.concatenate([[-np.inf, -np.inf], score[:-2]]), -np.inf)
+        candidates = np.stack([stay, step, jump])
+        move = candidates.argmax(axis=0)
+        back[t] = np.arange(n) - move
+        score = candidates[move, np.arange(n)] + emit[t]
+    end = n - 1 if score[n - 1] >= score[n - 2] else n - 2
+    best = float(score[end])
+    if not np.isfinite(best):
+        raise ValueError("log_probs: no path spells label_ids (every path has -inf score).")
+    path = np.empty(frames, "int64")
+    path[-1] = end
+    for t in range(frames - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    spans = []
+    for k in range(len(labels)):
+        hit = np.flatnonzero(path == 2 * k + 1)
+        spans.append((int(hit[0]), int(hit[-1])))
+    return spans, best
+
+
+def frame_timing(model):
+    """(frame_seconds, offset_seconds) of a CTC model's output frames, read from its layers.
+
+    Output frame j of `asr-digits-ctc` stands for the input samples
+    [offset + j * hop, offset + (j + 1) * hop): the log-mel hop (80 samples, 10 ms) times the
+    strides of the Conv1D layers (2 x 2) gives hop = 320 samples, 40 ms at 8 kHz. The STFT is
+    centred (mel frame i is centred on sample 80 i) and each "same" strided convolution keeps
+    its output j centred on input 2 j (first) and 2 j + 1 (second), so output frame j is
+    centred on mel frame 4 j + 2, sample 320 j + 160: the middle of [320 j, 320 j + 320), so
+    offset = 0. Checks that the clip's input samples / output frames agree (44000 / 138 =
+    318.8 samples: the last frame is partial).
+    """
+    mel = [layer for layer in model.layers if isinstance(layer, keras.layers.MelSpectrogram)]
+    if len(mel) != 1:
+        raise ValueError(
+            f"model must have one MelSpectrogram layer. Received: {len(mel)} in {model.name}"
+        )
+    config = mel[0].get_config()
+    hop = int(config["sequence_stride"])
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv1D):
+            hop *= int(layer.strides[0])
+    samples = int(model.inputs[0].shape[1])
+    frames = int(model.outputs[0].shape[1])
+    if abs(samples / frames - hop) > hop / frames + 1:
+        raise ValueError(
+            f"model: {samples} input samples over {frames} frames is not a hop of {hop} "
+            "samples; frame_timing does not know this architecture."
+        )
+    rate = float(config["sampling_rate"])
+    return hop / rate, 0.0
+
+
+def word_boundaries(spans, frame_seconds, offset_seconds=0.0, claim_blanks=False):
+    """[(start_s, end_s)] of each aligned label from `forced_align`'s spans.
+
+    By default a word runs from its first label frame's start to its last label frame's end
+    (`frame_timing` gives the frame duration and offset). CTC models are peaky: a word is
+    often one or two label frames, and `asr-digits-ctc`'s come near the word's END (its
+    receptive field sees the whole word first), so these spans start late. With
+    `claim_blanks`, each word also owns the blank frames before it: it starts where the
+    previous word's label frames end (the first word at the clip's start).
+    """
+    words = []
+    for k, (first, last) in enumerate(spans):
+        if claim_blanks:
+            first = spans[k - 1][1] + 1 if k else 0
+        words.append(
+            (offset_seconds + first * frame_seconds, offset_seconds + (last + 1) * frame_seconds)
+        )
+    return words
+
+
+def silence_boundaries(waveform, words, sample_rate=8000, frame_ms=10.0, threshold_db=-35.0):
+    """The baseline: word boundaries found from a recording's silences, without a model.
+
+    The waveform is cut into `frame_ms` frames; a frame is voiced when its RMS is within
+    `threshold_db` of the loudest frame's. Runs of voiced frames are segments; the `words`
+    longest segments, put back in time order, are the words (start of its first frame, end of
+    its last). With fewer segments than words, the longest segment is halved until there are
+    enough. Returns [(start_s, end_s)] * words.
+    """
+    waveform = np.asarray(waveform, "float64")
+    step = int(round(sample_rate * frame_ms / 1000))
+    usable = len(waveform) // step * step
+    rms = np.sqrt(np.mean(waveform[:usable].reshape(-1, step) ** 2, axis=1))
+    voiced = rms > rms.max() * 10 ** (threshold_db / 20) if rms.max() > 0 else rms > 0
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], voiced.astype(int), [0]])))
+    segments = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]  # [a, b) frames
+    segments = sorted(sorted(segments, key=lambda s: s[0] - s[1])[:words])
+    while 0 < len(segments) < words:
+        a, b = max(segments, key=lambda s: s[1] - s[0])
+        if b - a < 2:
+            break
+        segments.remove((a, b))
+        segments = sorted([*segments, (a, (a + b) // 2), ((a + b) // 2, b)])
+    seconds = step / sample_rate
+    return [(a * seconds, b * seconds) for a, b in segments]

@@ -15,7 +15,17 @@ import pytest
 import zoo
 from datasets import speech
 from pipelines import evaluation, training
-from pipelines.speech import ZooCTC, decode, error_rate, load_clip, read_wav_file
+from pipelines.speech import (
+    ZooCTC,
+    decode,
+    error_rate,
+    forced_align,
+    frame_timing,
+    load_clip,
+    read_wav_file,
+    silence_boundaries,
+    word_boundaries,
+)
 from zoo.layers.audio import (
     PaddingMask,
     RandomGain,
@@ -386,3 +396,70 @@ def test_asr_model_output_is_per_frame_log_probabilities():
     assert out.shape[-1] == 11 and out.shape[1] == 138
     np.testing.assert_allclose(np.exp(out).sum(-1), 1.0, atol=1e-5)
     assert keras.backend.backend() in ("tensorflow", "jax", "torch")
+
+
+# -- forced alignment (issue 11, time alignment) ---------------------------------------------
+
+
+def test_forced_align_finds_the_best_path_through_a_repeated_label():
+    # 7 frames, classes blank/1/2. Greedy reads "1 2" (frames 1-4 then 5); the known
+    # transcript "1 1 2" must put a blank between the two 1s: frame 3 (the cheapest one).
+    p = np.array(
+        [
+            [0.7, 0.2, 0.1],
+            [0.2, 0.7, 0.1],
+            [0.3, 0.6, 0.1],
+            [0.45, 0.5, 0.05],
+            [0.2, 0.7, 0.1],
+            [0.1, 0.1, 0.8],
+            [0.8, 0.1, 0.1],
+        ]
+    )
+    spans, score = forced_align(np.log(p), [1, 1, 2, 0, 0])  # trailing padding dropped
+    assert spans == [(1, 2), (4, 4), (5, 5)]
+    assert score == pytest.approx(np.log(0.7 * 0.7 * 0.6 * 0.45 * 0.7 * 0.8 * 0.8))
+    assert decode(np.log(p)[None]) == [[1, 2]]
+    # Two frames of "1 1" need the blank between: only three frames can hold it.
+    spans, score = forced_align(np.log(p[:3]), [1, 1])
+    assert spans == [(0, 0), (2, 2)] and score == pytest.approx(np.log(0.2 * 0.2 * 0.6))
+    # An empty transcript: the all-blank path.
+    assert forced_align(np.log(p), []) == ([], pytest.approx(np.log(p[:, 0]).sum()))
+    words = word_boundaries([(1, 2), (4, 4)], 0.04)
+    np.testing.assert_allclose(words, [(0.04, 0.12), (0.16, 0.2)])
+    claimed = word_boundaries([(1, 2), (4, 4)], 0.04, claim_blanks=True)
+    np.testing.assert_allclose(claimed, [(0.0, 0.12), (0.12, 0.2)])
+
+
+@pytest.mark.parametrize(
+    "log_probs, labels, match",
+    [
+        (np.zeros((2, 3)), [1, 1], "label_ids: 2 labels with 1 adjacent repeats need at least 3"),
+        (np.zeros((4, 3)), [1, 2, 1, 2, 2], "need at least 6 frames; log_probs has 4"),
+        (np.zeros((4, 3)), [3], "label_ids must be in 1..2"),
+        (np.zeros((4, 3)), [1, 0, 2], "label_ids must be in 1..2"),
+        (np.zeros((4, 3)), [[1]], "label_ids must be a 1-D"),
+        (np.zeros((4, 3)), [1.5], "label_ids must be a 1-D sequence of integer"),
+        (np.zeros((1, 4, 3)), [1], "log_probs must be one clip's"),
+        (np.full((4, 3), np.nan), [1], "must not contain NaN"),
+    ],
+)
+def test_forced_align_refuses_bad_input(log_probs, labels, match):
+    with pytest.raises(ValueError, match=match):
+        forced_align(log_probs, labels)
+
+
+def test_shipped_model_aligns_real_strings_inside_their_words():
+    model = zoo.get("asr-digits-ctc")
+    assert frame_timing(model) == (0.04, 0.0)  # 80-sample hop x two stride-2 convolutions
+    audio, labels, truth = speech.load_real_digit_strings(count=3, with_boundaries=True)
+    log_probs = np.asarray(model.predict(audio, verbose=0))
+    for lp, row, words, waveform in zip(log_probs, labels, truth, audio):
+        spans, score = forced_align(lp, row)
+        assert len(spans) == len(words) and np.isfinite(score)
+        # Every word's label frames lie inside the true word (one 40 ms frame of slack) ...
+        for (start, end), (first, last) in zip(words, spans):
+            assert start - 0.04 <= (first + last + 1) / 2 * 0.04 <= end + 0.04
+        # ... and with the blanks before them, words start within 0.2 s on average.
+        aligned = word_boundaries(spans, 0.04, claim_blanks=True)
+        assert np.mean([abs(a[0] - t[0]) for a, t in zip(aligned, words)]) < 0.2
+        assert len(silence_boundaries(waveform, len(words))) == len(words)
