@@ -11,6 +11,11 @@ Error rates are edit distances over references (`error_rate`): WER over words, C
 characters (spaces included), both summed over the corpus and divided by the reference
 length (the usual corpus-level definition).
 
+Speech enhancement (`ZooEnhancer`, `enhancement_metrics`): noisy waveforms in, enhanced
+waveforms out, trained with minus SI-SDR (`NegativeSISDR`, `si_sdr`), scored by SI-SDR gain
+beside spectral subtraction (`spectral_subtraction`) tuned on training clips only;
+`enhance_file` is `cli.py predict speech-enhance noisy.wav --out clean.wav`.
+
 Example:
 
     model = zoo.get("asr-digits-ctc")
@@ -394,7 +399,8 @@ class ZooEnhancer(ZooEstimator):
                 "y must be a float array (n, samples) of clean waveforms. Received: an array "
                 f"of shape {y.shape} and dtype {raw.dtype}"
             )
-        samples = self._entry().build().inputs[0].shape[1] if fitting else None
+        config = {**self._entry().defaults, **self._model_overrides()}
+        samples = config.get("clip_samples") if fitting else None
         if samples is not None and y.shape[1] != samples:
             raise ValueError(
                 f"y must hold waveforms of {samples} samples (the model's input). Received: "
