@@ -47,11 +47,11 @@ def main(index):
         ("speech-enhance", model_out[k]),
     ]
     figure, axes = plt.subplots(1, 4, figsize=(18, 3.6), sharey=True)
-    for axis, (title, waveform) in zip(axes, panels):
+    for panel, (axis, (title, waveform)) in enumerate(zip(axes, panels)):
         frequencies, times, spectrum = stft(waveform, fs=8000, nperseg=256, noverlap=128)
         level = 20 * np.log10(np.abs(spectrum) + 1e-6)
         axis.pcolormesh(times, frequencies, level, vmin=-90, vmax=-20, shading="auto")
-        score = "" if waveform is clean[k] else f"\nSI-SDR {si_sdr(clean[k], waveform):.1f} dB"
+        score = f"\nSI-SDR {si_sdr(clean[k], waveform):.1f} dB" if panel else ""
         axis.set_title(title + score, fontsize=10)
         axis.set_xlabel("s")
     axes[0].set_ylabel("Hz")
