@@ -170,7 +170,9 @@ def build_parser():
     predict.add_argument("files", nargs="+", help="FILE, or INPUT=FILE for several inputs")
     predict.add_argument("--weights", default="pretrained")
     predict.add_argument(
-        "--out", metavar="FILE.npz", help="also save every output in full (one array per name)"
+        "--out",
+        metavar="FILE.npz",
+        help="also save every output in full (one array per name); speech-enhance: FILE.wav",
     )
 
     export = add("export", "export to a SavedModel or ONNX, verified")
@@ -480,6 +482,17 @@ def command_predict(args):
     from pipelines import evaluation
     from zoo.weights import read_manifest
 
+    if zoo.get_entry(args.name).task == "speech_enhancement":  # a WAV file -> an enhanced one
+        from pipelines.speech import enhance_file
+
+        if len(args.files) != 1:
+            raise ValueError(f"{args.name} enhances one WAV file. Received: {args.files}")
+        if args.out is None or not args.out.lower().endswith(".wav"):
+            raise ValueError(f"{args.name} writes a WAV file: give --out FILE.wav.")
+        model = zoo.get(args.name, weights=args.weights)
+        samples = enhance_file(model, args.files[0], args.out)
+        print(f"wrote {args.out} ({samples / 8000:.2f} s, 8 kHz, 16-bit)")
+        return
     if args.out is not None and not args.out.endswith(".npz"):
         raise ValueError(f"--out must name a .npz file. Received: --out {args.out!r}")
     model = zoo.get(args.name, weights=args.weights)

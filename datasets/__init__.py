@@ -18,6 +18,7 @@ from datasets.base import Dataset, DatasetMissingError
 from datasets.composites import load_composites_detect, load_composites_segment
 from datasets.credit import load_german_credit, load_lending_club
 from datasets.driving import load_driving
+from datasets.enhancement import load_noisy_prompts
 from datasets.fashion_mnist import (
     load_fashion_mnist,
     load_fashion_mnist_multitask,
@@ -57,6 +58,7 @@ LOADERS = {
     "movielens_implicit": load_movielens_implicit,
     "movielens_ratings": load_movielens_ratings,
     "movielens_ratings_features": load_movielens_ratings_features,
+    "noisy_prompts": load_noisy_prompts,
     "german_credit": load_german_credit,
     "lending_club": load_lending_club,
     "sp500_volume": load_sp500_volume,

@@ -85,6 +85,7 @@ DATASET_METRICS = {
     "self_supervised": "pipelines.transfer:probe_metrics",  # probes of the frozen encoder
     "segmentation": "pipelines.detection:segmentation_metrics",  # mean IoU
     "detection": "pipelines.detection:detection_metrics",  # COCO mAP
+    "speech_enhancement": "pipelines.speech:enhancement_metrics",  # SI-SDR gains, baseline
 }
 
 
@@ -155,6 +156,7 @@ HEADLINE_METRIC = {
     "self_supervised": "linear_probe_accuracy",
     "segmentation": "mean_iou",
     "detection": "map50",
+    "speech_enhancement": "si_sdr_gain_db",
 }
 
 

@@ -104,6 +104,10 @@ def estimator_for(name, **params):
         from pipelines.speech import ZooCTC
 
         return ZooCTC(name, **params)
+    if task == "speech_enhancement":  # noisy -> clean waveforms, minus SI-SDR (issue 11)
+        from pipelines.speech import ZooEnhancer
+
+        return ZooEnhancer(name, **params)
     if task in ("segmentation", "detection"):  # masks / CenterNet boxes (issue 10)
         from pipelines.detection import ZooDetector, ZooSegmenter
 
@@ -148,7 +152,7 @@ def plot_learning_curve(history, task, path):
             for key in history
             if key.endswith(("_accuracy", "_mean_absolute_error")) and not key.startswith("val_")
         )
-    elif task in ("retrieval", "node_classification", "speech_recognition"):
+    elif task in ("retrieval", "node_classification", "speech_recognition", "speech_enhancement"):
         metrics = []  # the contrastive loss / the loss on the labelled nodes / CTC only
     else:
         headline = {"classification": "accuracy", "graph_classification": "accuracy"}

@@ -30,6 +30,7 @@ TASKS = (
     "self_supervised",
     "segmentation",  # issue 10: per-pixel classes
     "detection",  # issue 10: boxes and classes
+    "speech_enhancement",  # issue 11: noisy waveform -> enhanced waveform
 )
 HEAD_KINDS = ("classification", "regression")
 
