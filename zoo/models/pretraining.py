@@ -83,7 +83,7 @@ def transfer_digits(
     topic="self-supervised pre-training (contrastive, SimCLR-style) and few-label fine-tuning",
     recipe={
         "trainer": "simclr",
-        "epochs": 25,
+        "epochs": 100,
         "batch_size": 256,
         "learning_rate": 2e-3,
         "lr_schedule": "cosine",
