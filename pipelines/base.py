@@ -333,6 +333,13 @@ class ZooEstimator(BaseEstimator):
         """The labels the validation split is stratified on, or None."""
         return y if self._task == "classification" else None
 
+    def _refuse_class_weight(self):
+        """For the estimators that are not classifiers: `class_weight` is an error."""
+        if self.class_weight is not None:
+            raise ValueError(
+                f"class_weight applies to classifiers only; {type(self).__name__} got one."
+            )
+
     def _encode_targets(self, y, fitting):
         """Validated targets as the model trains on them; `fitting` sets fitted state."""
         raise NotImplementedError
@@ -708,3 +715,15 @@ def model_from_bytes(payload):
         path = pathlib.Path(directory) / "model.keras"
         path.write_bytes(payload)
         return keras.saving.load_model(path, safe_mode=True)
+
+
+class ArrayTargetsEstimator(ZooEstimator):
+    """What the estimators whose targets are arrays, not classes or values, share (masks,
+    boxes, label sequences, waveforms): no class weights, no stratified validation split
+    and no Keras metrics (their metrics are `pipelines.evaluation.evaluate`'s)."""
+
+    def _metrics(self):
+        return None
+
+    def _stratify_labels(self, y):
+        return None

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 from scipy import ndimage
 
-from pipelines.base import ZooEstimator
+from pipelines.base import ArrayTargetsEstimator
 
 STRIDE = 4
 BOX_SCALE = 16.0  # pixels per unit of the box regression loss
@@ -64,27 +64,14 @@ def pixel_crossentropy(y_true, y_pred):
     return -ops.mean(ops.sum(one_hot * ops.log(probabilities), axis=-1), axis=(1, 2))
 
 
-class _ImageEstimator(ZooEstimator):
+class _ImageEstimator(ArrayTargetsEstimator):
     """What segmentation and detection share: images of shape (n, 64, 64) checked before
-    they reach the model, array targets only, no class weights, no stratified split and
-    no Keras metrics (the metrics are `evaluate`'s)."""
+    they reach the model, and array targets only (no tf.data.Dataset)."""
 
     def _validate_X(self, X, reset):
         if not isinstance(X, dict):
             _check_images(X)
         return super()._validate_X(X, reset)
-
-    def _metrics(self):
-        return None
-
-    def _stratify_labels(self, y):
-        return None
-
-    def _check_no_class_weight(self):
-        if self.class_weight is not None:
-            raise ValueError(
-                f"class_weight applies to classifiers only; {type(self).__name__} got one."
-            )
 
     def _dataset_targets(self, targets):
         raise ValueError(
@@ -113,7 +100,7 @@ class ZooSegmenter(_ImageEstimator):
         return {"segmentation": pixel_crossentropy}
 
     def _encode_targets(self, y, fitting):
-        self._check_no_class_weight()
+        self._refuse_class_weight()
         raw = np.asarray(y)
         classes = self._entry().defaults["num_classes"]
         if (
@@ -259,7 +246,7 @@ class ZooDetector(_ImageEstimator):
         return {"heatmap": centre_focal_loss, "boxes": box_l1_loss}
 
     def _encode_targets(self, y, fitting):
-        self._check_no_class_weight()
+        self._refuse_class_weight()
         classes = self._entry().defaults["num_classes"]
         return encode_boxes(check_boxes(y, classes), classes)
 

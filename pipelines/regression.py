@@ -29,8 +29,7 @@ class ZooRegressor(RegressorMixin, ZooEstimator):
         return ["mean_absolute_error"]
 
     def _encode_targets(self, y, fitting):
-        if self.class_weight is not None:
-            raise ValueError("class_weight applies to classifiers only; ZooRegressor got one.")
+        self._refuse_class_weight()
         y = data.as_array(y, "y")
         if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
             raise ValueError(

@@ -27,12 +27,12 @@ import keras
 import numpy as np
 
 from pipelines import data
-from pipelines.base import ZooEstimator
+from pipelines.base import ArrayTargetsEstimator
 
 MAX_WAV_SECONDS = 60.0
 
 
-class ZooCTC(ZooEstimator):
+class ZooCTC(ArrayTargetsEstimator):
     """Trains a zoo CTC model (task "speech_recognition") on waveforms and label rows.
 
     y is an integer array (n, max_labels): label ids >= 1, 0-padded at the end (0 is the
@@ -51,15 +51,8 @@ class ZooCTC(ZooEstimator):
     def _loss(self):
         return keras.losses.CTC()
 
-    def _metrics(self):
-        return []
-
-    def _stratify_labels(self, y):
-        return None
-
     def _encode_targets(self, y, fitting):
-        if self.class_weight is not None:
-            raise ValueError("class_weight applies to classifiers only; ZooCTC got one.")
+        self._refuse_class_weight()
         raw = np.asarray(y)
         y = data.as_array(y, "y")  # refuses strings, NaN, empty input
         if y.ndim != 2 or not np.issubdtype(raw.dtype, np.integer) or y.min() < 0:
@@ -535,7 +528,7 @@ class NegativeSISDR(keras.losses.Loss):
         return -10.0 * ops.log(ratio) / np.log(10.0)
 
 
-class ZooEnhancer(ZooEstimator):
+class ZooEnhancer(ArrayTargetsEstimator):
     """Trains a zoo speech-enhancement model (task "speech_enhancement"): noisy waveforms
     in, clean waveforms as targets, minus SI-SDR as the loss.
 
@@ -554,15 +547,8 @@ class ZooEnhancer(ZooEstimator):
     def _loss(self):
         return NegativeSISDR()
 
-    def _metrics(self):
-        return []
-
-    def _stratify_labels(self, y):
-        return None
-
     def _encode_targets(self, y, fitting):
-        if self.class_weight is not None:
-            raise ValueError("class_weight applies to classifiers only; ZooEnhancer got one.")
+        self._refuse_class_weight()
         raw = np.asarray(y)
         y = data.as_array(y, "y")  # refuses strings, NaN, empty input
         if y.ndim != 2 or not np.issubdtype(raw.dtype, np.floating):
