@@ -501,6 +501,7 @@ PROMPT_CLIP_SAMPLES = 32000  # 4 s at 8 kHz (about 93% of the usable prompts fit
 PROMPT_TEST_SHARE = 0.15
 PROMPTS_SEED = 31
 PROMPTS_CACHE_VERSION = 3
+REAL_REPEATS = 2  # each real training recording appears twice in X_train (the test speaker)
 VOCABULARIES["asterisk_prompts"] = (["<blank>", *PROMPT_CHARACTERS], "")
 
 
@@ -701,7 +702,8 @@ def load_asterisk_prompts():
     Each recording is trimmed of silence, given 50 ms of lead-in, RMS-normalised and
     zero-padded to `PROMPT_CLIP_SAMPLES` (4 s; longer recordings are left out and counted in
     provenance["left_out"]). Training adds SYNTHETIC
-    renderings of the training transcripts only (espeak-ng, flite, festival). X is
+    renderings of the training transcripts only (espeak-ng, flite, festival); each real
+    training recording appears `REAL_REPEATS` times. X is
     {"audio": (n, 32000)} float32; y int32 (n, longest) character ids 1..28 (0: padding and
     CTC's blank). The baseline (`provenance["baseline_transcript"]`) outputs the most frequent
     real training transcript for every clip; `pipelines.speech.asr_metrics` scores it.
@@ -714,20 +716,20 @@ def load_asterisk_prompts():
     arrays = asterisk_prompt_arrays()
     as_float = lambda a: a.astype("float32") / 32767.0  # noqa: E731
     real_train = [str(t) for t in arrays["train_text"]]
-    train_text = real_train + [str(t) for t in arrays["synthetic_text"]]
+    train_text = real_train * REAL_REPEATS + [str(t) for t in arrays["synthetic_text"]]
+    real_audio = [arrays["train_audio"]] * REAL_REPEATS
     test_text = [str(t) for t in arrays["test_text"]]
     counts = [int(c) for c in arrays["counts"]]
     return Dataset(
         name="asterisk_prompts",
         task="speech_recognition",
-        X_train={
-            "audio": as_float(np.concatenate([arrays["train_audio"], arrays["synthetic_audio"]]))
-        },
+        X_train={"audio": as_float(np.concatenate([*real_audio, arrays["synthetic_audio"]]))},
         y_train=_encode_text(train_text),
         X_test={"audio": as_float(arrays["test_audio"])},
         y_test=_encode_text(test_text),
         split=(
-            f"{len(real_train)} REAL training prompts and {len(arrays['synthetic_text'])} "
+            f"{len(real_train)} REAL training prompts (each {REAL_REPEATS} times) and "
+            f"{len(arrays['synthetic_text'])} "
             "SYNTHETIC renderings of their transcripts (espeak-ng, flite, festival) (train); "
             f"{len(test_text)} REAL prompts held out whole (test; seeded, "
             f"{PROMPT_TEST_SHARE:.0%} of the distinct transcripts)"

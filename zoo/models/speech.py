@@ -248,7 +248,7 @@ def asr_digits_ctc(
     task="speech_recognition",
     dataset="asterisk_prompts",
     topic="character-level CTC recognition of real telephone prompts from raw waveforms",
-    recipe={"epochs": 25, "batch_size": 16, "learning_rate": 2e-3, "lr_schedule": "cosine"},
+    recipe={"epochs": 20, "batch_size": 16, "learning_rate": 2e-3, "lr_schedule": "cosine"},
 )
 def asr_prompts_ctc(
     clip_samples=32000,
