@@ -32,13 +32,14 @@ from datasets.movielens import (
     load_movielens_ratings_features,
 )
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
-from datasets.speech import load_digit_strings, load_japanese_vowels
+from datasets.speech import load_asterisk_prompts, load_digit_strings, load_japanese_vowels
 from datasets.speech_text import load_speech_text
 from datasets.timeseries import load_sp500_volume
 
 __all__ = ["Dataset", "DatasetMissingError", "list_datasets", "load"]
 
 LOADERS = {
+    "asterisk_prompts": load_asterisk_prompts,
     "av_mnist": load_av_mnist,
     "breast_cancer": load_breast_cancer,
     "composites_detect": load_composites_detect,

@@ -491,3 +491,274 @@ def load_digit_strings():
             "constructed": True,
         },
     )
+
+
+# --- asterisk_prompts (issue 11, `asr-prompts-ctc`) -----------------------------------------
+PROMPT_SOUNDS = pathlib.Path("/usr/share/asterisk/sounds/en")
+PROMPT_TRANSCRIPTS = pathlib.Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+PROMPT_CHARACTERS = "abcdefghijklmnopqrstuvwxyz' "
+PROMPT_CLIP_SAMPLES = 32000  # 4 s at 8 kHz (about 93% of the usable prompts fit)
+PROMPT_TEST_SHARE = 0.15
+PROMPTS_SEED = 31
+PROMPTS_CACHE_VERSION = 3
+REAL_REPEATS = 2  # each real training recording appears twice in X_train (the test speaker)
+VOCABULARIES["asterisk_prompts"] = (["<blank>", *PROMPT_CHARACTERS], "")
+
+
+def prompt_text(transcript):
+    """A prompt transcript in the 28-character vocabulary, or None when it is left out.
+
+    Lower-cased; hyphens and slashes become spaces; other punctuation (. , ! ? " : ; and
+    "...") is removed and runs of spaces are collapsed. Left out (None): descriptions in
+    brackets or parentheses ("[ascending tones]", "(1 second of silence)", "at [@]"), and
+    transcripts with digits or symbols (# $ * + < > = @ & %), whose spoken form is ambiguous
+    ("500": "five hundred" or "five oh oh"; "#": "pound").
+
+    Example:
+
+        prompt_text("Please enter your password, followed by the pound key.")
+        # 'please enter your password followed by the pound key'
+    """
+    if any(c in transcript for c in "[]()0123456789#$*+<>=@&%"):
+        return None
+    text = transcript.lower().replace("-", " ").replace("/", " ")
+    text = "".join(c for c in text if c in PROMPT_CHARACTERS)
+    text = " ".join(text.split())
+    return text or None
+
+
+def prompt_transcripts():
+    """{prompt name: raw transcript} of the asterisk English prompts (`name: text` lines)."""
+    if not PROMPT_TRANSCRIPTS.exists() or not PROMPT_SOUNDS.exists():
+        raise DatasetMissingError(
+            f"The asterisk English prompts or their transcripts are missing ({PROMPT_SOUNDS}, "
+            f"{PROMPT_TRANSCRIPTS}). Install them with: {INSTALL_ASTERISK}"
+        )
+    import gzip
+
+    transcripts = {}
+    with gzip.open(PROMPT_TRANSCRIPTS, "rt", encoding="utf-8", errors="replace") as file:
+        for line in file:
+            if line.startswith(";") or ": " not in line:
+                continue
+            name, text = line.split(": ", 1)
+            transcripts[name.strip()] = text.strip()
+    return transcripts
+
+
+def _encode_text(texts):
+    """int32 (n, longest) label rows: character ids 1..28, 0-padded."""
+    labels = np.zeros((len(texts), max(len(t) for t in texts)), "int32")
+    for row, text in enumerate(texts):
+        labels[row, : len(text)] = [PROMPT_CHARACTERS.index(c) + 1 for c in text]
+    return labels
+
+
+def prompt_split():
+    """The prompts' split: {"train": [(name, text)], "test": [...], "left_out": {reason:
+    count}}. Prompts whose transcript `prompt_text` leaves out are left out; of the distinct
+    transcripts of the rest, a seeded `PROMPT_TEST_SHARE` is held out whole: every recording
+    of a test transcript is a test prompt, so no test transcript is ever trained on.
+    (Recordings longer than `PROMPT_CLIP_SAMPLES` are dropped later, when the clips are
+    built, and counted.)"""
+    transcripts = prompt_transcripts()
+    names = sorted(str(p.relative_to(PROMPT_SOUNDS))[:-4] for p in PROMPT_SOUNDS.rglob("*.wav"))
+    kept, left_out = [], {"no transcript": 0, "transcript left out": 0, "longer than clip": 0}
+    for name in names:
+        if name not in transcripts:
+            left_out["no transcript"] += 1
+            continue
+        text = prompt_text(transcripts[name])
+        if text is None:
+            left_out["transcript left out"] += 1
+            continue
+        kept.append((name, text))
+    texts = sorted({text for _, text in kept})  # prompts sharing a transcript go together
+    order = np.random.default_rng(PROMPTS_SEED).permutation(len(texts))
+    test_texts = {texts[i] for i in order[: int(round(PROMPT_TEST_SHARE * len(texts)))]}
+    return {
+        "test": [(name, text) for name, text in kept if text in test_texts],
+        "train": [(name, text) for name, text in kept if text not in test_texts],
+        "left_out": left_out,
+    }
+
+
+def _prompt_audio(names):
+    """(int16 clips (n, PROMPT_CLIP_SAMPLES) or None per name when too long) of recordings."""
+    clips = []
+    for name in names:
+        waveform = trim_silence(to_8k(*read_wav(PROMPT_SOUNDS / f"{name}.wav")))
+        waveform = np.concatenate([np.zeros(400, "float32"), waveform])  # 50 ms lead-in
+        clips.append(_place_prompt(waveform))
+    return clips
+
+
+def _place_prompt(waveform):
+    if len(waveform) > PROMPT_CLIP_SAMPLES:
+        return None
+    clip = np.zeros(PROMPT_CLIP_SAMPLES, "float32")
+    clip[: len(waveform)] = waveform
+    rms = float(np.sqrt(np.mean(np.asarray(waveform, "float64") ** 2))) if len(waveform) else 0
+    clip = np.clip(clip * (TARGET_RMS / max(rms, 1e-9)), -1, 1)
+    return np.round(clip * 32767).astype("int16")
+
+
+def _synthetic_prompts(texts, rng):
+    """int16 clips and descriptions of SYNTHETIC renderings of `texts`: each text once by
+    espeak-ng (seeded accent, training voice variant, speed, pitch) and once by a seeded
+    flite/festival voice (`TTS_VOICES`, duration stretch, F0, tape speed). Renderings longer
+    than the clip are dropped."""
+    held_out = set(held_out_variants())
+    variants = [v for v in VARIANTS if v not in held_out]
+    espeak_jobs = [
+        (
+            text,
+            ACCENTS[rng.integers(len(ACCENTS))],
+            variants[rng.integers(len(variants))],
+            int(rng.integers(130, 190)),
+            int(rng.integers(*PITCH_RANGE)),
+        )
+        for text in texts
+    ]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        waveforms = list(pool.map(_synthesise, espeak_jobs))
+    descriptions = [f"espeak-ng {j[1]}+{j[2]} s{j[3]} p{j[4]}" for j in espeak_jobs]
+    requests = []
+    for text in texts:
+        engine, voice = TTS_VOICES[rng.integers(len(TTS_VOICES))]
+        stretch, f0 = rng.uniform(0.85, 1.3), rng.uniform(*F0_RANGE)
+        requests.append((engine, voice, text, stretch, f0, rng.uniform(*TAPE_RANGE)))
+    tts = [None] * len(requests)
+    for engine, synthesise in (("flite", _flite), ("festival", _festival)):
+        chosen = [k for k, request in enumerate(requests) if request[0] == engine]
+        for k, waveform in zip(chosen, synthesise([requests[k][1:5] for k in chosen])):
+            tts[k] = _tape(trim_silence(waveform), requests[k][5])
+    waveforms += tts
+    descriptions += [f"{r[0]}:{r[1]} x{r[3]:.2f} f0 {r[4]:.0f} tape {r[5]:.2f}" for r in requests]
+    clips = [_place_prompt(np.concatenate([np.zeros(400, "float32"), w])) for w in waveforms]
+    return clips, descriptions, list(texts) + list(texts)
+
+
+def asterisk_prompt_arrays():
+    """The cached arrays of `load_asterisk_prompts` (built on first use, about a minute)."""
+    path = cache_file(f"asterisk_prompts-v{PROMPTS_CACHE_VERSION}.npz")
+    cached = read_npz(path)
+    if cached is not None:
+        return cached
+    missing = [tool for tool in ("espeak-ng", "flite", "festival") if shutil.which(tool) is None]
+    if missing:
+        raise DatasetMissingError(
+            f"asterisk_prompts needs espeak-ng, flite and festival (missing: {missing}). "
+            f"Install them with: {INSTALL_ESPEAK}; {INSTALL_TTS}"
+        )
+    split = prompt_split()
+    arrays, too_long = {}, {}
+    for part in ("train", "test"):
+        names = [name for name, _ in split[part]]
+        clips = _prompt_audio(names)
+        keep = [k for k, clip in enumerate(clips) if clip is not None]
+        too_long[part] = len(clips) - len(keep)
+        arrays[f"{part}_audio"] = np.stack([clips[k] for k in keep])
+        arrays[f"{part}_text"] = np.array([split[part][k][1] for k in keep])
+        arrays[f"{part}_source"] = np.array([f"real:{names[k]}" for k in keep])
+    # Synthetic renderings of the TRAINING transcripts only (all of them, also those whose
+    # real recording is too long: a faster synthetic voice may fit).
+    texts = sorted({text for _, text in split["train"]})
+    clips, descriptions, synthetic_texts = _synthetic_prompts(
+        texts, np.random.default_rng(PROMPTS_SEED + 1)
+    )
+    keep = [k for k, clip in enumerate(clips) if clip is not None]
+    arrays["synthetic_audio"] = np.stack([clips[k] for k in keep])
+    arrays["synthetic_text"] = np.array([synthetic_texts[k] for k in keep])
+    arrays["synthetic_source"] = np.array([descriptions[k] for k in keep])
+    arrays["counts"] = np.array(
+        [
+            split["left_out"]["no transcript"],
+            split["left_out"]["transcript left out"],
+            too_long["train"],
+            too_long["test"],
+            len(clips) - len(keep),
+        ]
+    )
+    save_npz_atomic(path, arrays)
+    return arrays
+
+
+def most_frequent_text(texts):
+    """The most frequent of `texts` (a tie goes to the first in order): the baseline's output."""
+    counts = {}
+    for text in texts:
+        counts[text] = counts.get(text, 0) + 1
+    return max(counts, key=lambda text: counts[text])  # max keeps the first of a tie
+
+
+def load_asterisk_prompts():
+    """Character-level CTC recognition of the REAL asterisk English prompts.
+
+    One speaker (Allison Smith), 8 kHz, CC-BY-SA-3.0 (Debian `asterisk-core-sounds-en-wav`),
+    transcripts from `core-sounds-en.txt.gz` mapped by `prompt_text` to lower-case letters,
+    apostrophe and space. The usable prompts' distinct transcripts are split (seeded): the
+    test prompts are held out WHOLE and no test transcript is trained on (`prompt_split`).
+    Each recording is trimmed of silence, given 50 ms of lead-in, RMS-normalised and
+    zero-padded to `PROMPT_CLIP_SAMPLES` (4 s; longer recordings are left out and counted in
+    provenance["left_out"]). Training adds SYNTHETIC
+    renderings of the training transcripts only (espeak-ng, flite, festival); each real
+    training recording appears `REAL_REPEATS` times. X is
+    {"audio": (n, 32000)} float32; y int32 (n, longest) character ids 1..28 (0: padding and
+    CTC's blank). The baseline (`provenance["baseline_transcript"]`) outputs the most frequent
+    real training transcript for every clip; `pipelines.speech.asr_metrics` scores it.
+
+    Example:
+
+        data = load_asterisk_prompts()
+        data.X_test["audio"].shape        # (n_test, 32000): real held-out prompts
+    """
+    arrays = asterisk_prompt_arrays()
+    as_float = lambda a: a.astype("float32") / 32767.0  # noqa: E731
+    real_train = [str(t) for t in arrays["train_text"]]
+    train_text = real_train * REAL_REPEATS + [str(t) for t in arrays["synthetic_text"]]
+    real_audio = [arrays["train_audio"]] * REAL_REPEATS
+    test_text = [str(t) for t in arrays["test_text"]]
+    counts = [int(c) for c in arrays["counts"]]
+    return Dataset(
+        name="asterisk_prompts",
+        task="speech_recognition",
+        X_train={"audio": as_float(np.concatenate([*real_audio, arrays["synthetic_audio"]]))},
+        y_train=_encode_text(train_text),
+        X_test={"audio": as_float(arrays["test_audio"])},
+        y_test=_encode_text(test_text),
+        split=(
+            f"{len(real_train)} REAL training prompts (each {REAL_REPEATS} times) and "
+            f"{len(arrays['synthetic_text'])} "
+            "SYNTHETIC renderings of their transcripts (espeak-ng, flite, festival) (train); "
+            f"{len(test_text)} REAL prompts held out whole (test; seeded, "
+            f"{PROMPT_TEST_SHARE:.0%} of the distinct transcripts)"
+        ),
+        provenance={
+            "source": (
+                "REAL: asterisk-core-sounds-en-wav /usr/share/asterisk/sounds/en "
+                "(en_US_f_Allison, 8 kHz, one speaker) with core-sounds-en.txt transcripts; "
+                "SYNTHETIC (training only): espeak-ng, flite (kal, awb, rms, slt), festival "
+                "(kal_diphone, ked_diphone, cmu_us_slt_arctic_hts) reading the training "
+                "transcripts"
+            ),
+            "licence": (
+                "asterisk sounds CC-BY-SA-3.0; synthetic tool output: espeak-ng (GPL-3.0), "
+                "flite, festival and its voices (free licences)"
+            ),
+            "install": f"{INSTALL_ASTERISK}; {INSTALL_ESPEAK}; {INSTALL_TTS}",
+            "left_out": {
+                "no transcript": counts[0],
+                "transcript with brackets, digits or symbols": counts[1],
+                "real training recording longer than 4 s": counts[2],
+                "real test recording longer than 4 s": counts[3],
+                "synthetic rendering longer than 4 s": counts[4],
+            },
+            "sample_rate": 8000,
+            "clip_samples": PROMPT_CLIP_SAMPLES,
+            "vocabulary": ["<blank>", *PROMPT_CHARACTERS],
+            "token_separator": "",
+            "baseline_transcript": most_frequent_text(real_train),
+            "constructed": False,
+        },
+    )

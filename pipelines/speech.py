@@ -264,7 +264,9 @@ def load_clip(path, sample_rate=8000, max_samples=None, min_seconds=0.1, mix_ste
 
 def asr_metrics(model, dataset, batch_size=64):
     """WER and CER of a CTC model: greedy on the test split, also beam search, and on the
-    real digit strings for the digit dataset (`wer_real`, `cer_real`)."""
+    real digit strings for the digit dataset (`wer_real`, `cer_real`). A dataset whose
+    provenance names a "baseline_transcript" also gets `baseline_cer` and `baseline_wer`:
+    the error rates of outputting that transcript for every test clip."""
     from pipelines.evaluation import predict_arrays
 
     vocabulary = dataset.provenance["vocabulary"]  # id -> token; 0 is the blank
@@ -287,6 +289,11 @@ def asr_metrics(model, dataset, batch_size=64):
             hypotheses = [to_text(row) for row in decode(log_probs, strategy=strategy)]
             result[f"wer{tag}{suffix}"] = error_rate(references, hypotheses, "word")
             result[f"cer{tag}{suffix}"] = error_rate(references, hypotheses, "char")
+    if "baseline_transcript" in dataset.provenance:  # one transcript for every test clip
+        guess = [dataset.provenance["baseline_transcript"]] * len(dataset.y_test)
+        references = [to_text(row) for row in dataset.y_test]
+        result["baseline_cer"] = error_rate(references, guess, "char")
+        result["baseline_wer"] = error_rate(references, guess, "word")
     return result
 
 

@@ -463,3 +463,77 @@ def test_shipped_model_aligns_real_strings_inside_their_words():
         aligned = word_boundaries(spans, 0.04, claim_blanks=True)
         assert np.mean([abs(a[0] - t[0]) for a, t in zip(aligned, words)]) < 0.2
         assert len(silence_boundaries(waveform, len(words))) == len(words)
+
+
+# -- asr-prompts-ctc: character-level CTC on the real asterisk prompts -------------------------
+
+
+@pytest.fixture(scope="module")
+def prompt_data():
+    return speech.load_asterisk_prompts()
+
+
+def test_prompt_transcripts_map_to_the_character_vocabulary():
+    assert speech.prompt_text("Please enter your password, followed by the pound key.") == (
+        "please enter your password followed by the pound key"
+    )
+    assert speech.prompt_text("That's an agent-logged off...") == "that's an agent logged off"
+    for left_out in ("[ascending tones]", "press 0 for help", "(1 second of silence)", "#"):
+        assert speech.prompt_text(left_out) is None
+    assert speech.most_frequent_text(["b", "a", "a", "b", "c"]) == "b"  # a tie: the first
+    vocabulary, separator = speech.VOCABULARIES["asterisk_prompts"]
+    assert len(vocabulary) == 29 and vocabulary[0] == "<blank>" and separator == ""
+
+
+def test_asterisk_prompts_hold_real_test_prompts_out_whole(prompt_data):
+    data = prompt_data
+    arrays = speech.asterisk_prompt_arrays()
+    assert data.X_test["audio"].shape == (len(arrays["test_text"]), speech.PROMPT_CLIP_SAMPLES)
+    assert all(str(s).startswith("real:") for s in arrays["test_source"])
+    # No test transcript is trained on, neither as a real recording nor synthesised.
+    train_texts = {str(t) for t in arrays["train_text"]} | {
+        str(t) for t in arrays["synthetic_text"]
+    }
+    assert not {str(t) for t in arrays["test_text"]} & train_texts
+    split = speech.prompt_split()
+    assert {str(t) for t in arrays["synthetic_text"]} <= {t for _, t in split["train"]}
+    assert data.y_train.shape[0] == data.X_train["audio"].shape[0]
+    assert data.provenance["baseline_transcript"] in {str(t) for t in arrays["train_text"]}
+    assert sum(data.provenance["left_out"].values()) > 0
+
+
+# Issue 11's bar for asr-prompts-ctc is cer <= 0.45 on the held-out real prompts; the shipped
+# weights do NOT meet it (cer 0.495, cer_beam 0.471; zoo/cards/asr-prompts-ctc.md). This floor
+# guards the shipped figures against regressions; tighten it to 0.45 when the bar is met.
+CER_PROMPTS_FLOOR = 0.52
+
+
+def test_asr_prompts_ctc_error_rates_beat_the_baseline(prompt_data):
+    metrics = evaluation.report("asr-prompts-ctc", zoo.get("asr-prompts-ctc"), prompt_data)
+    assert metrics["cer"] <= CER_PROMPTS_FLOOR, metrics
+    assert metrics["cer_beam"] <= metrics["cer"], metrics
+    assert metrics["cer"] < metrics["baseline_cer"], metrics
+    recorded = zoo.weights.read_manifest()["asr-prompts-ctc"]["metrics"]
+    for key, value in metrics.items():
+        assert value == pytest.approx(recorded[key], abs=1e-4), key
+
+
+def test_transcribe_files_joins_characters_and_refuses_bad_input(tmp_path):
+    from pipelines.speech import transcribe_files
+
+    model = zoo.get("asr-prompts-ctc")
+    arrays = speech.asterisk_prompt_arrays()
+    clip = arrays["test_audio"][0].astype("float32") / 32767.0
+    path = tmp_path / "prompt.wav"
+    _write_pcm(path, clip[: int(np.flatnonzero(clip)[-1]) + 1], 8000)
+    vocabulary, separator = speech.VOCABULARIES["asterisk_prompts"]
+    [(name, text)] = transcribe_files(model, [str(path)], vocabulary, separator)
+    assert name == str(path) and set(text) <= set(speech.PROMPT_CHARACTERS) and text
+    long = tmp_path / "long.wav"
+    _write_pcm(long, np.zeros(40000), 8000)
+    with pytest.raises(ValueError, match="too long for the model"):
+        transcribe_files(model, [str(long)], vocabulary, separator)
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF....WAVEjunk" * 4)
+    with pytest.raises(ValueError, match="corrupt WAV"):
+        transcribe_files(model, [str(corrupt)], vocabulary, separator)

@@ -13,7 +13,7 @@ def test_list_models_with_fnmatch_patterns():
     assert zoo.list_models("cnn-*") == ["cnn-digits", "cnn-fashion-mnist", "cnn-fashion-mnist-fast"]
     assert zoo.list_models("*diabetes") == ["mlp-diabetes"]
     assert zoo.list_models("drive-*") == ["drive-bc", "drive-dagger"]
-    assert zoo.list_models("asr-*") == ["asr-digits-ctc"]  # issue 11 (speech)
+    assert zoo.list_models("asr-*") == ["asr-digits-ctc", "asr-prompts-ctc"]  # issue 11 (speech)
     assert zoo.list_models("speaker-*") == ["speaker-id"]
     assert zoo.list_models("speech-en*") == ["speech-enhance"]
     assert zoo.list_models("*-composites") == ["detect-composites", "segment-composites"]

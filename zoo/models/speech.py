@@ -130,11 +130,13 @@ def ctc_recognizer(
     augment,
     name,
     normalize="batch",
+    strides=(2, 2),
 ):
     """Raw waveform -> log-mel -> strided and dilated Conv1D -> per-frame log-probabilities.
 
     `vocabulary_size` counts the tokens without the blank; the output has one more class,
-    class 0 being CTC's blank.
+    class 0 being CTC's blank. `strides`: the two downsampling convolutions' strides over
+    the 10 ms log-mel frames ((2, 2): 40 ms output frames; (2, 1): 20 ms).
     """
     audio = keras.Input(shape=(clip_samples,), name="audio")
     x = _augmentation(audio, augment, seed=0)
@@ -162,7 +164,7 @@ def ctc_recognizer(
         x = SpecAugment(
             freq_masks=2, freq_width=6, time_masks=2, time_width=8, seed=5, name="specaugment"
         )(x)
-    for i, stride in enumerate((2, 2), start=1):  # 10 ms -> 40 ms frames
+    for i, stride in enumerate(strides, start=1):  # 10 ms -> 40 ms frames by default
         x = layers.Conv1D(filters, kernel_size, strides=stride, padding="same", name=f"down{i}")(x)
         x = layers.BatchNormalization(name=f"down{i}_bn")(x)
         x = layers.ReLU(name=f"down{i}_relu")(x)
@@ -320,3 +322,52 @@ def speech_enhance(
         masked
     )
     return keras.Model(audio, enhanced, name="speech_enhance")
+
+
+@register(
+    "asr-prompts-ctc",
+    task="speech_recognition",
+    dataset="asterisk_prompts",
+    topic="character-level CTC recognition of real telephone prompts from raw waveforms",
+    recipe={"epochs": 20, "batch_size": 16, "learning_rate": 2e-3, "lr_schedule": "cosine"},
+)
+def asr_prompts_ctc(
+    clip_samples=32000,
+    vocabulary_size=28,
+    sample_rate=8000,
+    num_mel_bins=40,
+    filters=128,
+    kernel_size=5,
+    dilations=(1, 2, 4, 8, 1, 2),
+    dropout=0.1,
+    augment=("gain", "specaugment"),
+    normalize="batch",
+    strides=(2, 1),
+):
+    """A convolutional character-level CTC recogniser of spoken prompts ("please hold").
+
+    Input "audio": raw 8 kHz mono waveforms (batch, clip_samples) in [-1, 1], zero-padded at
+    the end; output "log_probs": (batch, frames, 29) per-frame log-probabilities over the
+    blank (0) and the characters a..z, apostrophe and space (1..28), one frame per 20 ms
+    (`strides` 2, 1 over the 10 ms log-mel frames). Decode outside the model with
+    `pipelines.speech.decode`. The other arguments are those of `asr_digits_ctc`.
+
+    Example:
+
+        model = asr_prompts_ctc()
+        model.predict(np.zeros((1, 32000), "float32")).shape   # (1, 200, 29)
+    """
+    return ctc_recognizer(
+        clip_samples,
+        vocabulary_size,
+        sample_rate,
+        num_mel_bins,
+        filters,
+        kernel_size,
+        tuple(dilations),
+        dropout,
+        tuple(augment),
+        name="asr_prompts_ctc",
+        normalize=normalize,
+        strides=tuple(strides),
+    )
