@@ -3,7 +3,8 @@
 Everything works on mono float32 waveforms in [-1, 1]: reading 16-bit PCM WAV (a file or
 espeak-ng's stdout), resampling to the zoo's 8 kHz, trimming silence, and synthesising a
 clip with Debian's espeak-ng (formant synthesis, GPL-3.0; its output is not covered by the
-GPL) in one of its English accents and voice variants.
+GPL) in one of its English accents and voice variants; and reading the asterisk prompts'
+transcripts (`asterisk_transcripts`).
 
 Example:
 
@@ -11,14 +12,20 @@ Example:
     clip = espeak("seven", accent="en-gb", variant="Alex", speed=150, pitch=50)
 """
 
+import gzip
+import pathlib
 import subprocess
 import wave
 
 import numpy as np
 
+from datasets.base import DatasetMissingError
+
 SAMPLE_RATE = 8000  # every clip of the zoo is 8 kHz mono
 ESPEAK_RATE = 22050  # espeak-ng's output rate
 INSTALL_ESPEAK = "sudo apt-get install espeak-ng"
+ASTERISK_TRANSCRIPTS = pathlib.Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+INSTALL_ASTERISK_TRANSCRIPTS = "sudo apt-get install asterisk-core-sounds-en"
 # espeak-ng's English accents (`espeak-ng --voices=en`).
 ACCENTS = (
     "en-us",
@@ -133,3 +140,21 @@ def espeak(text, accent, variant, speed, pitch):
     ]
     result = subprocess.run(command, capture_output=True, check=True)
     return trim_silence(to_8k(parse_wav_bytes(result.stdout), ESPEAK_RATE))
+
+
+def asterisk_transcripts():
+    """{prompt name: transcript} of the asterisk English prompts, as written in Debian's
+    `core-sounds-en.txt.gz` ("name: transcript" lines; ";" starts a comment), unfiltered."""
+    if not ASTERISK_TRANSCRIPTS.exists():
+        raise DatasetMissingError(
+            f"The asterisk prompt transcripts are missing ({ASTERISK_TRANSCRIPTS}). "
+            f"Install them with: {INSTALL_ASTERISK_TRANSCRIPTS}"
+        )
+    transcripts = {}
+    with gzip.open(ASTERISK_TRANSCRIPTS, "rt", encoding="utf-8", errors="replace") as file:
+        for line in file:
+            if line.startswith(";") or ":" not in line:
+                continue
+            name, text = line.split(":", 1)
+            transcripts[name.strip()] = text.strip()
+    return transcripts

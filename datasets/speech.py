@@ -48,7 +48,16 @@ import subprocess
 
 import numpy as np
 
-from datasets.audio import ACCENTS, INSTALL_ESPEAK, VARIANTS, espeak, read_wav, to_8k, trim_silence
+from datasets.audio import (
+    ACCENTS,
+    INSTALL_ESPEAK,
+    VARIANTS,
+    asterisk_transcripts,
+    espeak,
+    read_wav,
+    to_8k,
+    trim_silence,
+)
 from datasets.base import Dataset, DatasetMissingError, cache_file, read_npz, save_npz_atomic
 
 MAX_FRAMES = 29
@@ -367,6 +376,17 @@ def _tts_split(rng, count):
     return audio, labels, np.array(voices)
 
 
+def _require_synthesisers(dataset):
+    """Raises DatasetMissingError, with the install commands, unless espeak-ng, flite and
+    festival (the synthetic voices of `dataset`) are all installed."""
+    missing = [tool for tool in ("espeak-ng", "flite", "festival") if shutil.which(tool) is None]
+    if missing:
+        raise DatasetMissingError(
+            f"{dataset} needs espeak-ng, flite and festival (missing: {missing}). "
+            f"Install them with: {INSTALL_ESPEAK}; {INSTALL_TTS}"
+        )
+
+
 def synthetic_digit_strings():
     """The cached espeak-ng digit strings: {"train_audio", "train_labels", "train_voice",
     "test_audio", "test_labels", "test_voice"} (audio int16), built on first use."""
@@ -374,12 +394,7 @@ def synthetic_digit_strings():
     cached = read_npz(path)
     if cached is not None and len(cached.get("train_labels", ())) == TRAIN_STRINGS + TTS_STRINGS:
         return cached
-    missing = [tool for tool in ("espeak-ng", "flite", "festival") if shutil.which(tool) is None]
-    if missing:
-        raise DatasetMissingError(
-            f"digit_strings needs espeak-ng, flite and festival (missing: {missing}). Install "
-            f"them with: {INSTALL_ESPEAK}; {INSTALL_TTS}"
-        )
+    _require_synthesisers("digit_strings")
     held_out = set(held_out_variants())
     train_variants = [v for v in VARIANTS if v not in held_out]
     rng = np.random.default_rng(DIGITS_SEED + 1)
@@ -495,7 +510,6 @@ def load_digit_strings():
 
 # --- asterisk_prompts (issue 11, `asr-prompts-ctc`) -----------------------------------------
 PROMPT_SOUNDS = pathlib.Path("/usr/share/asterisk/sounds/en")
-PROMPT_TRANSCRIPTS = pathlib.Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 PROMPT_CHARACTERS = "abcdefghijklmnopqrstuvwxyz' "
 PROMPT_CLIP_SAMPLES = 32000  # 4 s at 8 kHz (about 93% of the usable prompts fit)
 PROMPT_TEST_SHARE = 0.15
@@ -529,21 +543,12 @@ def prompt_text(transcript):
 
 def prompt_transcripts():
     """{prompt name: raw transcript} of the asterisk English prompts (`name: text` lines)."""
-    if not PROMPT_TRANSCRIPTS.exists() or not PROMPT_SOUNDS.exists():
+    if not PROMPT_SOUNDS.exists():
         raise DatasetMissingError(
-            f"The asterisk English prompts or their transcripts are missing ({PROMPT_SOUNDS}, "
-            f"{PROMPT_TRANSCRIPTS}). Install them with: {INSTALL_ASTERISK}"
+            f"The asterisk English prompts are missing ({PROMPT_SOUNDS}). "
+            f"Install them with: {INSTALL_ASTERISK}"
         )
-    import gzip
-
-    transcripts = {}
-    with gzip.open(PROMPT_TRANSCRIPTS, "rt", encoding="utf-8", errors="replace") as file:
-        for line in file:
-            if line.startswith(";") or ": " not in line:
-                continue
-            name, text = line.split(": ", 1)
-            transcripts[name.strip()] = text.strip()
-    return transcripts
+    return asterisk_transcripts()
 
 
 def _encode_text(texts):
@@ -645,12 +650,7 @@ def asterisk_prompt_arrays():
     cached = read_npz(path)
     if cached is not None:
         return cached
-    missing = [tool for tool in ("espeak-ng", "flite", "festival") if shutil.which(tool) is None]
-    if missing:
-        raise DatasetMissingError(
-            f"asterisk_prompts needs espeak-ng, flite and festival (missing: {missing}). "
-            f"Install them with: {INSTALL_ESPEAK}; {INSTALL_TTS}"
-        )
+    _require_synthesisers("asterisk_prompts")
     split = prompt_split()
     arrays, too_long = {}, {}
     for part in ("train", "test"):

@@ -30,7 +30,6 @@ speech, not covered by the GPL).
 """
 
 import concurrent.futures
-import gzip
 import pathlib
 import shutil
 
@@ -40,6 +39,7 @@ from datasets.audio import (
     ACCENTS,
     INSTALL_ESPEAK,
     VARIANTS,
+    asterisk_transcripts,
     espeak,
     read_wav,
     to_8k,
@@ -58,7 +58,6 @@ SYNTHETIC_PER_TEXT = 4
 SPEED_RANGE = (130, 200)
 PITCH_RANGE = (20, 80)
 SOUNDS = pathlib.Path("/usr/share/asterisk/sounds/en_US_f_Allison")
-TRANSCRIPTS = pathlib.Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 INSTALL_ASTERISK = "sudo apt-get install asterisk-core-sounds-en-wav asterisk-core-sounds-en"
 
 # Character vocabulary: id 0 is padding, 1 is any other character.
@@ -109,26 +108,15 @@ def _place(waveform):
 
 def real_prompts():
     """[(relative path, full transcript)] of the asterisk prompts with a spoken transcript."""
-    if not TRANSCRIPTS.exists() or not SOUNDS.exists():
+    if not SOUNDS.exists():
         raise DatasetMissingError(
-            f"The asterisk prompts or transcripts are missing ({SOUNDS}, {TRANSCRIPTS}). "
-            f"Install them with: {INSTALL_ASTERISK}"
+            f"The asterisk prompts are missing ({SOUNDS}). Install them with: {INSTALL_ASTERISK}"
         )
-    prompts = []
-    with gzip.open(TRANSCRIPTS, "rt", encoding="utf-8", errors="replace") as file:
-        for line in file:
-            if line.startswith(";") or ":" not in line:
-                continue
-            path, text = line.split(":", 1)
-            text = text.strip()
-            if (
-                not text
-                or text.startswith(("[", "("))
-                or not (SOUNDS / f"{path.strip()}.wav").exists()
-            ):
-                continue
-            prompts.append((path.strip(), text))
-    return sorted(prompts)
+    return sorted(
+        (path, text)
+        for path, text in asterisk_transcripts().items()
+        if text and not text.startswith(("[", "(")) and (SOUNDS / f"{path}.wav").exists()
+    )
 
 
 def _read_wav(path):
