@@ -101,6 +101,10 @@ def evaluate(model, dataset, split="test"):
 
         return credit_metrics(model, dataset)
     output = predict_arrays(model, X)
+    if dataset.task == "text_classification":  # issue 8: macro recall, F1 of class 1
+        from pipelines.text import text_metrics
+
+        return text_metrics(y, output, dataset.class_names)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)
     if dataset.task == "retrieval":

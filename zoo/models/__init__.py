@@ -10,5 +10,6 @@ from zoo.models import (  # noqa: F401
     retrieval,
     sequence,
     tabular,
+    text,
     vision,
 )
