@@ -27,6 +27,10 @@ BARS = {
     # PR AUC at least logistic regression's) are in tests/test_finance.py.
     "credit-german": {"roc_auc": 0.79},
     "default-lendingclub": {"pr_auc": 0.115, "roc_auc": 0.74},
+    # Issue 8 (text): the comparisons with TF-IDF + logistic regression are in
+    # tests/test_text.py; these are floors under the measured figures.
+    "sentiment-tweets": {"macro_recall": 0.72},
+    "spam-triage": {"f1_spam": 0.95},
 }
 
 
