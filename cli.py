@@ -165,9 +165,11 @@ def build_parser():
     recommend.add_argument("--k", type=positive_int, default=10, help="how many (default 10)")
     recommend.add_argument("--weights", default="pretrained")
 
-    predict = add("predict", "predict on .npy, .csv or image files")
+    predict = add("predict", "predict on .npy, .csv or image files (text entries: strings)")
     predict.add_argument("name")
-    predict.add_argument("files", nargs="+", help="FILE, or INPUT=FILE for several inputs")
+    predict.add_argument(
+        "files", nargs="+", help="FILE, or INPUT=FILE for several inputs; text entries: TEXT"
+    )
     predict.add_argument("--weights", default="pretrained")
     predict.add_argument(
         "--out",
@@ -506,7 +508,13 @@ def command_predict(args):
         return
     class_names = (read_manifest().get(args.name) or {}).get("class_names")
     saved = {}
-    for path, x in read_batches(args.files, model):
+    if zoo.get_entry(args.name).recipe.get("text"):  # issue 8: strings, .txt or .csv files
+        from pipelines.text import text_batches
+
+        batches = text_batches(args.name, args.files, args.weights)
+    else:
+        batches = read_batches(args.files, model)
+    for path, x in batches:
         output = evaluation.predict_arrays(model, x)
         named = output if isinstance(output, dict) else {model.output_names[0]: output}
         for key, value in named.items():

@@ -34,6 +34,7 @@ from datasets.movielens import (
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
 from datasets.speech import load_asterisk_prompts, load_digit_strings, load_japanese_vowels
 from datasets.speech_text import load_speech_text
+from datasets.text import load_spam_assassin, load_tweets_sentiment
 from datasets.timeseries import load_sp500_volume
 
 __all__ = ["Dataset", "DatasetMissingError", "list_datasets", "load"]
@@ -64,6 +65,8 @@ LOADERS = {
     "lending_club": load_lending_club,
     "sp500_volume": load_sp500_volume,
     "speech_text": load_speech_text,
+    "spam_assassin": load_spam_assassin,  # issue 8: text
+    "tweets_sentiment": load_tweets_sentiment,  # issue 8: text
 }
 
 

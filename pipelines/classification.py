@@ -5,7 +5,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 
 from pipelines import augment as augmentation
-from pipelines import checks
+from pipelines import checks, text
 from pipelines.base import ZooEstimator
 from zoo import transfer
 
@@ -153,7 +153,15 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
         return ["accuracy"]
 
     def _task_overrides(self):
-        return {"num_classes": len(self.classes_)}
+        overrides = {"num_classes": len(self.classes_)}
+        if getattr(self, "vocabulary_", None) is not None and not self.pretrained:
+            overrides.update(text.vocabulary_overrides(self))  # issue 8: text entries
+        return overrides
+
+    def _validate_X(self, X, reset):
+        if self._entry().recipe.get("text"):  # issue 8: raw strings -> WordPiece ids
+            X = text.encode_for_estimator(self, X, reset)
+        return super()._validate_X(X, reset)
 
     def _encode_targets(self, y, fitting):
         encoded, classes = checks.encode_labels(y, "y", fitting, None if fitting else self.classes_)
@@ -203,21 +211,24 @@ class ZooClassifier(ClassifierMixin, ZooEstimator):
         return self._sample_weights(np.arange(len(self.classes_)))
 
     def _sample_weights(self, y):
-        if self.class_weight is None:
+        class_weight = self.class_weight
+        if class_weight is None:  # the recipe's (the text entries' "balanced"), if any
+            class_weight = self._entry().recipe.get("class_weight")
+        if class_weight is None:
             return None
-        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+        if isinstance(class_weight, str) and class_weight == "balanced":
             per_class = compute_class_weight("balanced", classes=np.arange(len(self.classes_)), y=y)
-        elif isinstance(self.class_weight, dict):
-            unknown = [k for k in self.class_weight if k not in set(self.classes_.tolist())]
+        elif isinstance(class_weight, dict):
+            unknown = [k for k in class_weight if k not in set(self.classes_.tolist())]
             if unknown:
                 raise ValueError(
                     f"class_weight names labels that are not in y: {unknown}. "
                     f"Known labels: {self.classes_.tolist()}."
                 )
-            per_class = np.array([self.class_weight.get(c, 1.0) for c in self.classes_.tolist()])
+            per_class = np.array([class_weight.get(c, 1.0) for c in self.classes_.tolist()])
         else:
             raise ValueError(
-                f'class_weight must be None, "balanced" or a dict. Received: {self.class_weight!r}'
+                f'class_weight must be None, "balanced" or a dict. Received: {class_weight!r}'
             )
         return per_class.astype("float32")[y]
 

@@ -86,6 +86,7 @@ DATASET_METRICS = {
     "segmentation": "pipelines.detection:segmentation_metrics",  # mean IoU
     "detection": "pipelines.detection:detection_metrics",  # COCO mAP
     "speech_enhancement": "pipelines.speech:enhancement_metrics",  # SI-SDR gains, baseline
+    "text_classification": "pipelines.text:dataset_metrics",  # macro recall, f1 (issue 8)
 }
 
 

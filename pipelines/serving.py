@@ -600,6 +600,7 @@ def _models():
 
         def load(self):
             import tensorflow as tf
+            import tensorflow_text  # noqa: F401  (the text entries' WordPiece ops, issue 8)
 
             self._tf = tf
             self.function = tf.saved_model.load(self.path).signatures[SIGNATURE]

@@ -670,12 +670,19 @@ def publish_run(run_dir):
                 text_inputs=config["dataset"].get("text_inputs"),
             )
             exports_verified.append(format)
+    # Text entries (issue 8): the vocabulary ships beside the weights, named in the row.
+    from pipelines.text import ship_vocabularies
+
+    dataset = config["dataset"]
+    text_inputs, extra_files = ship_vocabularies(name, dataset.get("text_inputs"))
+    if extra_files:
+        dataset = {**dataset, "text_inputs": text_inputs}
 
     def make_row(file_name, sha256):
         return {
             "file": file_name,
             "sha256": sha256,
-            "dataset": config["dataset"],
+            "dataset": dataset,
             "class_names": config["class_names"],
             "metrics": metrics["best"],
             "parameters": model.count_params(),
@@ -687,4 +694,4 @@ def publish_run(run_dir):
             "exports_verified": exports_verified,
         }
 
-    return zoo.weights.publish(name, weights_path, make_row)
+    return zoo.weights.publish(name, weights_path, make_row, extra_files=extra_files)

@@ -39,6 +39,8 @@ MANIFEST_PATH = SHIPPED_DIR / "manifest.json"
 ROW_KEYS = ("file", "sha256", "metrics", "config")  # what every manifest row must hold
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _SHIPPED_FILE = re.compile(r"(?P<name>.+)\.(?P<sha>[0-9a-f]{12})\.weights\.h5")
+# Files shipped beside the weights and named in their row's "files" (text vocabularies).
+_SHIPPED_EXTRA = re.compile(r"(?P<name>.+)\.(?P<sha>[0-9a-f]{12})\.vocab\.txt")
 _TEMP_MARK = ".zootmp"  # temporary names: .NAME.zootmpPID.RANDOM.NAME
 
 
@@ -315,21 +317,25 @@ def remove_publish_leftovers():
     """
     directory = weights_dir()
     removed = remove_stale_temporaries(directory)
-    referenced = {row["file"] for row in read_manifest().values()}
-    for item in sorted(directory.glob("*.weights.h5")) if directory.is_dir() else []:
-        if _SHIPPED_FILE.fullmatch(item.name) and item.name not in referenced:
+    rows = read_manifest().values()
+    referenced = {row["file"] for row in rows} | {f for row in rows for f in row.get("files", ())}
+    for item in sorted(directory.iterdir()) if directory.is_dir() else []:
+        shipped = _SHIPPED_FILE.fullmatch(item.name) or _SHIPPED_EXTRA.fullmatch(item.name)
+        if shipped and item.name not in referenced:
             item.unlink(missing_ok=True)
             removed.append(item)
     return removed
 
 
-def publish(name, source, make_row):
+def publish(name, source, make_row, extra_files=None):
     """Ships the weights file `source` as the pretrained weights of `name`; returns the row.
 
     Under the manifest lock: removes leftovers of killed publishes, copies `source` to
     `NAME.SHA12.weights.h5` (temporary name, fsync, rename), writes the manifest with the row
     `make_row(file_name, sha256)` (the commit point), then removes the file of the old row
-    when no row names it any more.
+    when no row names it any more. `extra_files` ({shipped name `NAME.SHA12.vocab.txt`:
+    source path}, e.g. a text entry's vocabulary) are copied the same way before the commit
+    and listed in the row's "files".
     """
     sha256 = sha256_of(source)
     file_name = shipped_file_name(name, sha256)
@@ -342,7 +348,14 @@ def publish(name, source, make_row):
         if not (target.exists() and sha256_of(target) == sha256):
             with atomic_path(target) as tmp:
                 shutil.copyfile(source, tmp)
+        for extra_name, extra_source in sorted((extra_files or {}).items()):
+            extra_target = directory / extra_name
+            if not (extra_target.exists() and sha256_of(extra_target) == sha256_of(extra_source)):
+                with atomic_path(extra_target) as tmp:
+                    shutil.copyfile(extra_source, tmp)
         row = make_row(file_name, sha256)
+        if extra_files:
+            row["files"] = sorted(extra_files)
         manifest[name] = row
         _write_manifest(manifest)
         if old and old != file_name and all(r["file"] != old for r in manifest.values()):

@@ -25,6 +25,10 @@ def encode_texts(texts, alphabet, length):
 
         encode_texts(["Hi!"], "abcdefghijklmnopqrstuvwxyz!", 5)   # [[9, 10, 28, 0, 0]]
     """
+    if isinstance(alphabet, dict):  # a WordPiece vocabulary (issue 8, pipelines.text)
+        from pipelines.text import TextEncoder
+
+        return TextEncoder(alphabet, length).ids(texts)
     ids = np.zeros((len(texts), length), "int32")
     lookup = {char: index + 2 for index, char in enumerate(alphabet)}
     for row, text in enumerate(texts):
@@ -35,6 +39,10 @@ def encode_texts(texts, alphabet, length):
 
 def encode_strings(texts, alphabet, length):
     """tf.string (n,) -> int32 (n, length) character ids, the graph twin of `encode_texts`."""
+    if isinstance(alphabet, dict):  # WordPiece: tensorflow-text ops (pipelines.text)
+        from pipelines.text import TextEncoder
+
+        return TextEncoder(alphabet, length).graph(texts)
     table = np.ones(128, "int32")  # ASCII code point -> id; other characters -> 1
     for index, char in enumerate(alphabet):
         table[ord(char)] = index + 2
@@ -49,6 +57,10 @@ def encode_strings(texts, alphabet, length):
 
 def sample_texts(alphabet, count):
     """Seeded strings mixing the alphabet, capitals and foreign characters."""
+    if isinstance(alphabet, dict):  # WordPiece: mixed case, punctuation, non-ASCII, empty
+        from pipelines.text import CHECK_TEXTS
+
+        return np.array([CHECK_TEXTS[i % len(CHECK_TEXTS)] for i in range(count)], dtype=object)
     rng = np.random.default_rng(0)
     characters = list(alphabet) + list(alphabet.upper()) + ["~", "\u00e9", "\u00c9"]
     return np.array(

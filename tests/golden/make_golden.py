@@ -84,6 +84,12 @@ def golden_inputs(name, model):
             x = rng.integers(2, vocabulary, (SAMPLES,) + shape)
             for row, length in enumerate(rng.integers(1, shape[0] + 1, SAMPLES)):
                 x[row, length:] = 0  # padding after the text
+        elif kind == "token_ids":  # WordPiece ids (issue 8): [START] (2), text, padding
+            vocabulary = model.get_layer("embedding").vocabulary_size
+            x = rng.integers(3, vocabulary, (SAMPLES,) + shape)
+            x[:, 0] = 2
+            for row, length in enumerate(rng.integers(1, shape[0] + 1, SAMPLES)):
+                x[row, length:] = 0
         elif kind in GRAPH_INPUTS:
             x = _graph_input(kind, shape, inputs, rng)
         elif kind == "frames":  # speaker-id: LPC cepstra, zero frames after each utterance

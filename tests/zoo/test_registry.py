@@ -77,3 +77,10 @@ def test_model_card(name):
 def test_card_points_to_the_written_model_card():
     assert zoo.info("av-mnist-fusion")["card"].endswith("zoo/cards/av-mnist-fusion.md")
     assert zoo.info("cnn-digits")["card"] is None
+
+
+@pytest.mark.parametrize("name", ["sentiment-tweets", "spam-triage"])  # issue 8: text
+def test_text_entries_take_named_token_ids(name):
+    model = zoo.get(name, weights=None)
+    assert [tensor.name for tensor in model.inputs] == ["token_ids"]
+    assert model.inputs[0].dtype == "int32" and model.output_names == ["probabilities"]

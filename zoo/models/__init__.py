@@ -13,5 +13,6 @@ from zoo.models import (  # noqa: F401
     sequence,
     speech,
     tabular,
+    text,
     vision,
 )
