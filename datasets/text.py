@@ -200,7 +200,7 @@ def load_tweets_sentiment(sequence_length=48):
     )
 
 
-def load_spam_assassin(sequence_length=256):
+def load_spam_assassin(sequence_length=512):
     """SpamAssassin ham / spam bodies (headers stripped) as WordPiece ids."""
     return _text_dataset(
         "spam_assassin",

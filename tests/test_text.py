@@ -14,10 +14,12 @@ import zoo
 from pipelines import text
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SMALL = {  # a tiny transformer: these tests check the plumbing, not the accuracy
+SMALL = {  # a tiny model: these tests check the plumbing, not the accuracy
     "model__sequence_length": 24,
     "model__embedding_dim": 16,
-    "model__intermediate_dim": 16,
+    "model__bigram_buckets": 512,
+    "model__bigram_dim": 8,
+    "model__filters": 8,
     "model__vocabulary_size": 400,
 }
 
@@ -166,10 +168,7 @@ def test_publish_ships_the_vocabulary_beside_the_weights(tmp_path, monkeypatch, 
 TEXT_BARS = {"sentiment-tweets": ("macro_recall", 0.01), "spam-triage": ("f1_spam", 0.0)}
 # Measured misses, said in the cards: strict, so a shipped model that meets its bar turns
 # this into a failure that asks for the mark to be removed.
-MISSED = {
-    "sentiment-tweets": "macro recall 0.7282 < TF-IDF + LR 0.7373 + 0.01",
-    "spam-triage": "F1 (spam) 0.9651 < TF-IDF + LR 0.9815",
-}
+MISSED = {"spam-triage": "F1 (spam) 0.9709 < TF-IDF + LR 0.9815"}
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,8 @@ def golden_inputs(name, model):
             for row, length in enumerate(rng.integers(1, shape[0] + 1, SAMPLES)):
                 x[row, length:] = 0  # padding after the text
         elif kind == "token_ids":  # WordPiece ids (issue 8): [START] (2), text, padding
-            vocabulary = model.get_layer("embedding").vocabulary_size
+            layer = model.get_layer("embedding")
+            vocabulary = getattr(layer, "vocabulary_size", None) or layer.input_dim
             x = rng.integers(3, vocabulary, (SAMPLES,) + shape)
             x[:, 0] = 2
             for row, length in enumerate(rng.integers(1, shape[0] + 1, SAMPLES)):
