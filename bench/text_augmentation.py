@@ -1,6 +1,6 @@
 """Ablation of the seeded text augmentation (pipelines.text.TokenAugmenter) on sentiment-tweets.
 
-Trains the sentiment-tweets transformer twice through `ZooClassifier.fit(tf.data.Dataset)`
+Trains the sentiment-tweets model twice through `ZooClassifier.fit(tf.data.Dataset)`
 (the same recipe, seed, epochs and shuffling), once on the plain token ids and once with
 random deletion / adjacent swap / word dropout applied inside tf.data, and prints the test
 split's macro recall and accuracy of each. Class weights are not applied in either arm (a
