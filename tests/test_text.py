@@ -33,13 +33,6 @@ def tweets():
 
 
 @pytest.fixture(scope="module")
-def vocabulary(tweets, tmp_path_factory):
-    vocabulary = text.compute_vocabulary(tweets[0], 400)
-    path = tmp_path_factory.mktemp("vocab") / "tweets.vocab.txt"
-    return text.text_input_spec(path, text.write_vocabulary(path, vocabulary))
-
-
-@pytest.fixture(scope="module")
 def cross_validated(tweets):
     """cross_validate of a tiny sentiment-tweets ZooClassifier on 160 raw tweets (2 folds)."""
     from sklearn.model_selection import cross_validate
@@ -49,6 +42,14 @@ def cross_validated(tweets):
     clf = ZooClassifier("sentiment-tweets", epochs=1, batch_size=32, random_state=0, **SMALL)
     texts, labels = tweets
     return cross_validate(clf, list(texts[:160]), labels[:160], cv=2, return_estimator=True)
+
+
+@pytest.fixture(scope="module")
+def vocabulary(cross_validated, tmp_path_factory):
+    """The vocabulary (a spec naming its file) that the first fold computed at `fit`."""
+    vocabulary = cross_validated["estimator"][0].vocabulary_
+    path = tmp_path_factory.mktemp("vocab") / "tweets.vocab.txt"
+    return text.text_input_spec(path, text.write_vocabulary(path, vocabulary))
 
 
 def test_tokenization_documented_cases(vocabulary):
