@@ -330,7 +330,7 @@ def speech_enhance(
     dataset="asterisk_prompts",
     topic="character-level CTC recognition of real telephone prompts from raw waveforms",
     recipe={
-        "epochs": 20,
+        "epochs": 45,
         "batch_size": 16,
         "learning_rate": 2e-3,
         "lr_schedule": "cosine",
