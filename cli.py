@@ -499,11 +499,14 @@ def command_predict(args):
         raise ValueError(f"--out must name a .npz file. Received: --out {args.out!r}")
     model = zoo.get(args.name, weights=args.weights)
     if zoo.get_entry(args.name).task == "speech_recognition":  # WAV files -> transcripts
-        from datasets.speech import VOCABULARIES
+        from datasets.speech import PREPARE_CLIP, VOCABULARIES
         from pipelines.speech import transcribe_files
 
-        vocabulary, separator = VOCABULARIES[zoo.get_entry(args.name).dataset]
-        for path, text in transcribe_files(model, args.files, vocabulary, separator):
+        dataset = zoo.get_entry(args.name).dataset
+        vocabulary, separator = VOCABULARIES[dataset]
+        prepare = PREPARE_CLIP.get(dataset)  # as the dataset prepared its clips
+        transcripts = transcribe_files(model, args.files, vocabulary, separator, prepare=prepare)
+        for path, text in transcripts:
             print(f"{path}\t{text}")
         return
     class_names = (read_manifest().get(args.name) or {}).get("class_names")

@@ -2,14 +2,15 @@
 
 Prints, for the REAL held-out asterisk prompts, the reference, the greedy and the beam-search
 transcript and each one's CER (markdown rows), sorted from the best to the worst greedy CER,
-and copies a run's learning curve to zoo/cards/asr-prompts-ctc.png when given its directory.
+and draws a run's learning curve (its history.csv, loss on a log scale: the first epoch's
+validation loss is thousands) to zoo/cards/asr-prompts-ctc.png when given its directory.
 
     python bench/prompt_examples.py [RUN_DIR_OF_ASR_PROMPTS_CTC]
 """
 
+import csv
 import os
 import pathlib
-import shutil
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -37,8 +38,27 @@ def main():
     for cer_g, ref, g, cer_b, b in sorted(rows):
         print(f"| {ref} | {g} | {cer_g:.2f} | {b} | {cer_b:.2f} |")
     if len(sys.argv) > 1:
-        curve = pathlib.Path(sys.argv[1]) / "learning_curve.png"
-        shutil.copy(curve, CARDS / "asr-prompts-ctc.png")
+        plot_curve(pathlib.Path(sys.argv[1]) / "history.csv", CARDS / "asr-prompts-ctc.png")
+
+
+def plot_curve(history_csv, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(history_csv.open()))
+    epochs = [int(row["epoch"]) + 1 for row in rows]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(epochs, [float(r["loss"]) for r in rows], "-", label="training loss (CTC)")
+    ax.plot(epochs, [float(r["val_loss"]) for r in rows], "--", label="validation loss")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_title("asr-prompts-ctc (validation: held-out training transcripts)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
 
 
 if __name__ == "__main__":

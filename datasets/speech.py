@@ -598,6 +598,24 @@ def _prompt_audio(names):
     return clips
 
 
+def prompt_clip(waveform):
+    """An 8 kHz float32 waveform prepared as the dataset prepares its recordings (what
+    `cli.py predict asr-prompts-ctc` feeds the model): silence trimmed, 50 ms of lead-in,
+    RMS-normalised and zero-padded to `PROMPT_CLIP_SAMPLES` (float32 in [-1, 1]); None when
+    it is longer than the clip after trimming.
+
+    Example:
+
+        prompt_clip(waveform).shape   # (32000,)
+    """
+    waveform = np.asarray(waveform, "float32")
+    clip = _place_prompt(np.concatenate([np.zeros(400, "float32"), trim_silence(waveform)]))
+    return None if clip is None else clip.astype("float32") / 32767.0
+
+
+PREPARE_CLIP = {"asterisk_prompts": prompt_clip}  # dataset -> what predict applies to a WAV
+
+
 def _place_prompt(waveform):
     if len(waveform) > PROMPT_CLIP_SAMPLES:
         return None

@@ -67,6 +67,20 @@ class ZooCTC(ArrayTargetsEstimator):
     def _dataset_targets(self, targets):
         self._encode_targets(targets, True)
 
+    def _split_validation(self, x, y, weights):
+        """A recipe with `"validation_groups": "transcript"` holds out whole transcripts
+        (`transcript_validation_split`): every copy and rendering of a validation transcript
+        is a validation sample, none a training one. Otherwise the spine's seeded split."""
+        if not self.validation_split or self._entry().recipe.get("validation_groups") != (
+            "transcript"
+        ):
+            return super()._split_validation(x, y, weights)
+        train_idx, val_idx = transcript_validation_split(y, self.validation_split, self._seed)
+        x_train = {name: array[train_idx] for name, array in x.items()}
+        x_val = {name: array[val_idx] for name, array in x.items()}
+        w_train = None if weights is None else weights[train_idx]
+        return x_train, y[train_idx], w_train, (x_val, y[val_idx])
+
     def predict_log_probs(self, X):
         """Per-frame log-probabilities (n, frames, vocabulary)."""
         return np.asarray(self._predict_raw(X))
@@ -74,6 +88,23 @@ class ZooCTC(ArrayTargetsEstimator):
     def predict(self, X, strategy="greedy"):
         """The decoded label ids of each sample (a list of lists)."""
         return decode(self.predict_log_probs(X), strategy=strategy)
+
+
+def transcript_validation_split(y, share, seed):
+    """(training indices, validation indices) of label rows `y`, holding out a seeded `share`
+    of the DISTINCT label rows (transcripts) whole: identical rows (a real recording repeated,
+    its synthetic renderings) never sit on both sides.
+
+    Example:
+
+        train_idx, val_idx = transcript_validation_split(labels, 0.1, seed=0)
+    """
+    _, group = np.unique(np.asarray(y), axis=0, return_inverse=True)
+    group = np.ravel(group)
+    groups = int(group.max()) + 1
+    held = np.random.default_rng(seed).permutation(groups)[: max(1, int(round(share * groups)))]
+    is_val = np.isin(group, held)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
 def decode(log_probs, strategy="greedy", beam_width=16):
@@ -297,8 +328,13 @@ def asr_metrics(model, dataset, batch_size=64):
     return result
 
 
-def transcribe_files(model, paths, vocabulary, separator=" ", strategy="greedy"):
+def transcribe_files(model, paths, vocabulary, separator=" ", strategy="greedy", prepare=None):
     """[(path, transcript)] of WAV files, read with `load_clip` at the model's input length.
+
+    `prepare`: None (the clip zero-padded at the end), or a function that turns the 8 kHz
+    waveform into the model's input as its dataset prepared the training clips (e.g.
+    `datasets.speech.prompt_clip`: silence trimmed, lead-in, level), returning None when the
+    waveform does not fit.
 
     Example:
 
@@ -307,7 +343,21 @@ def transcribe_files(model, paths, vocabulary, separator=" ", strategy="greedy")
     from pipelines.evaluation import predict_arrays
 
     clip_samples = int(model.inputs[0].shape[1])
-    waveforms = np.stack([load_clip(path, max_samples=clip_samples) for path in paths])
+    if prepare is None:
+        waveforms = np.stack([load_clip(path, max_samples=clip_samples) for path in paths])
+    else:
+        waveforms = []
+        for path in paths:
+            waveform = load_clip(path)
+            clip = prepare(waveform)
+            if clip is None or len(clip) != clip_samples:
+                raise ValueError(
+                    f"{str(path)!r} is too long for the model: {len(waveform) / 8000:.2f} s at "
+                    f"8000 Hz, more than {clip_samples / 8000:.2f} s even with its leading and "
+                    "trailing silence trimmed (cut it into shorter clips)."
+                )
+            waveforms.append(clip)
+        waveforms = np.stack(waveforms)
     log_probs = predict_arrays(model, {model.inputs[0].name: waveforms})
     decoded = decode(log_probs, strategy=strategy)
     return [(path, separator.join(vocabulary[i] for i in ids)) for path, ids in zip(paths, decoded)]

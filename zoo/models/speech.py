@@ -329,7 +329,13 @@ def speech_enhance(
     task="speech_recognition",
     dataset="asterisk_prompts",
     topic="character-level CTC recognition of real telephone prompts from raw waveforms",
-    recipe={"epochs": 20, "batch_size": 16, "learning_rate": 2e-3, "lr_schedule": "cosine"},
+    recipe={
+        "epochs": 45,
+        "batch_size": 16,
+        "learning_rate": 2e-3,
+        "lr_schedule": "cosine",
+        "validation_groups": "transcript",  # validation transcripts held out whole
+    },
 )
 def asr_prompts_ctc(
     clip_samples=32000,
