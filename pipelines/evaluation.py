@@ -100,6 +100,14 @@ def evaluate(model, dataset, split="test"):
         from pipelines.finance import credit_metrics
 
         return credit_metrics(model, dataset)
+    if dataset.task == "generation":  # issue 9: FD in our classifier's features
+        from pipelines.generative import generation_metrics
+
+        return generation_metrics(model, dataset)
+    if dataset.task in ("denoising", "super_resolution", "inpainting"):  # issue 9
+        from pipelines.enhancement import enhancement_metrics
+
+        return enhancement_metrics(model, dataset)
     output = predict_arrays(model, X)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)
@@ -137,6 +145,8 @@ HEADLINE_METRIC = {
     "retrieval": "recall_at_1",
     "node_classification": "accuracy",
     "graph_classification": "accuracy",
+    "image_enhancement": "psnr_db",
+    "generation": "fd",
 }
 
 

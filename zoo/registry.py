@@ -26,6 +26,8 @@ TASKS = (
     "retrieval",
     "node_classification",
     "graph_classification",
+    "image_enhancement",  # issue 9: image in, image out (pipelines.enhancement)
+    "generation",  # issue 9: noise (and class) in, image out (pipelines.generative)
 )
 HEAD_KINDS = ("classification", "regression")
 

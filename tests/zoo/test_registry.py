@@ -13,6 +13,12 @@ def test_list_models_with_fnmatch_patterns():
     assert zoo.list_models("cnn-*") == ["cnn-digits", "cnn-fashion-mnist", "cnn-fashion-mnist-fast"]
     assert zoo.list_models("*diabetes") == ["mlp-diabetes"]
     assert zoo.list_models("drive-*") == ["drive-bc", "drive-dagger"]
+    assert zoo.list_models("*-photos") == ["denoise-photos", "inpaint-photos"]  # issue 9
+    assert zoo.list_models("*-fashion-mnist") == [
+        "cnn-fashion-mnist",
+        "cvae-fashion-mnist",
+        "dcgan-fashion-mnist",
+    ]
     assert zoo.list_models("nothing-*") == []
 
 

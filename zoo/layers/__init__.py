@@ -12,6 +12,7 @@ from zoo.layers.fusion import (
     fusion_layer,
 )
 from zoo.layers.graph import GraphConvolution, GraphPooling
+from zoo.layers.image import HoleFill, PixelShuffle
 
 __all__ = [
     "FUSIONS",
@@ -22,7 +23,9 @@ __all__ = [
     "GatedFusion",
     "GraphConvolution",
     "GraphPooling",
+    "HoleFill",
     "ModalityDropout",
+    "PixelShuffle",
     "audio_encoder",
     "fusion_layer",
     "image_cnn_encoder",
