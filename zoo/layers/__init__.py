@@ -12,7 +12,7 @@ from zoo.layers.fusion import (
     fusion_layer,
 )
 from zoo.layers.graph import GraphConvolution, GraphPooling
-from zoo.layers.image import HoleFill, PixelShuffle
+from zoo.layers.image import PixelShuffle
 
 __all__ = [
     "FUSIONS",
@@ -23,7 +23,6 @@ __all__ = [
     "GatedFusion",
     "GraphConvolution",
     "GraphPooling",
-    "HoleFill",
     "ModalityDropout",
     "PixelShuffle",
     "audio_encoder",

@@ -8,7 +8,7 @@ is a layer of the model. Their test metrics and baselines are `pipelines.enhance
 import keras
 from keras import layers
 
-from zoo.layers.image import HoleFill, PixelShuffle
+from zoo.layers.image import PixelShuffle
 from zoo.registry import register
 
 ENHANCEMENT_RECIPE = {"validation_split": 0.1}
@@ -123,13 +123,11 @@ def espcn_x3(filters=64, depth=5, scale=3):
     },
 )
 def inpaint_photos(filters=32, dilations=(1, 2, 4, 8, 16, 1)):
-    """Fills the holes of a photo: a smooth first fill (`HoleFill`, normalised convolution
-    at several scales) refined by a small CNN of dilated convolutions (after Iizuka et al.
-    2017) that predicts the correction in the holes.
+    """Fills the holes of a photo (Iizuka et al. 2017's dilated convolutions, small).
 
     Inputs "image" (pixels 0..255; what is under the holes is ignored) and "mask" (1 in
     the holes, 0 elsewhere), both (batch, height, width, 1). The output keeps the known
-    pixels and takes first fill + correction in the holes.
+    pixels and takes the network's prediction in the holes.
 
     Args:
         filters: channels of the hidden convolutions.
@@ -144,32 +142,15 @@ def inpaint_photos(filters=32, dilations=(1, 2, 4, 8, 16, 1)):
     mask = _image_input("mask")
     keep = layers.Rescaling(-1.0, offset=1.0, name="keep")(mask)  # 1 - mask
     known = layers.Multiply(name="known")([image, keep])
-    first = HoleFill(sizes=(33, 17, 9, 3), name="first_fill")([known, keep])
-    x = layers.Rescaling(1.0 / 255.0, name="rescale")(first)
+    x = layers.Rescaling(1.0 / 255.0, name="rescale")(known)
     h = layers.Concatenate(name="with_mask")([x, mask])
-    h = layers.Conv2D(
-        filters,
-        3,
-        padding="same",
-        activation="relu",
-        kernel_initializer="he_normal",
-        name="conv0",
-    )(h)
+    h = layers.Conv2D(filters, 3, padding="same", activation="relu", name="conv0")(h)
     for index, rate in enumerate(dilations, start=1):
         h = layers.Conv2D(
-            filters,
-            3,
-            padding="same",
-            dilation_rate=rate,
-            activation="relu",
-            kernel_initializer="he_normal",
-            name=f"conv{index}",
+            filters, 3, padding="same", dilation_rate=rate, activation="relu", name=f"conv{index}"
         )(h)
-    # Zero-initialised: training starts from the first fill.
-    correction = layers.Conv2D(1, 3, padding="same", kernel_initializer="zeros", name="correction")(
-        h
-    )
-    correction = layers.Rescaling(255.0, name="correction_pixels")(correction)
-    holes = layers.Multiply(name="holes")([correction, mask])
-    inpainted = layers.Add(name="inpainted")([first, holes])
+    fill = layers.Conv2D(1, 3, padding="same", activation="sigmoid", name="fill")(h)
+    fill = layers.Rescaling(255.0, name="fill_pixels")(fill)
+    holes = layers.Multiply(name="holes")([fill, mask])
+    inpainted = layers.Add(name="inpainted")([known, holes])
     return keras.Model({"image": image, "mask": mask}, inpainted, name="inpaint_photos")
