@@ -48,7 +48,7 @@ def test_ssim_loss_and_ms_ssim(pair):
     clean, noisy = pair
     loss = quality.SSIMLoss(max_val=255.0, l1_weight=0.1)
     assert float(keras.ops.mean(loss.call(clean, clean))) == pytest.approx(0.0, abs=1e-5)
-    assert float(loss(clean, noisy)) > 0.1
+    assert float(loss(clean, noisy)) > 0.01
     config = keras.saving.serialize_keras_object(loss)
     assert keras.saving.deserialize_keras_object(config).l1_weight == pytest.approx(0.1)
     scores = quality.ms_ssim(clean, noisy, 255.0, power_factors=(0.5, 0.5))
