@@ -18,12 +18,14 @@ from datasets.base import Dataset, DatasetMissingError
 from datasets.credit import load_german_credit, load_lending_club
 from datasets.driving import load_driving
 from datasets.fashion_mnist import load_fashion_mnist, load_fashion_mnist_multitask
+from datasets.generation import load_fashion_mnist_generation
 from datasets.graphs import load_drosophila, load_drosophila_ego, load_karate_club
 from datasets.movielens import (
     load_movielens_implicit,
     load_movielens_ratings,
     load_movielens_ratings_features,
 )
+from datasets.photos import load_photos_denoise, load_photos_inpaint, load_photos_x3
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
 from datasets.speech import load_digit_strings, load_japanese_vowels
 from datasets.speech_text import load_speech_text
@@ -43,12 +45,16 @@ LOADERS = {
     "fashion_mnist": load_fashion_mnist,
     "fashion_mnist_multitask": load_fashion_mnist_multitask,
     "japanese_vowels": load_japanese_vowels,
+    "fashion_mnist_generation": load_fashion_mnist_generation,
     "karate_club": load_karate_club,
     "movielens_implicit": load_movielens_implicit,
     "movielens_ratings": load_movielens_ratings,
     "movielens_ratings_features": load_movielens_ratings_features,
     "german_credit": load_german_credit,
     "lending_club": load_lending_club,
+    "photos_denoise": load_photos_denoise,
+    "photos_inpaint": load_photos_inpaint,
+    "photos_x3": load_photos_x3,
     "sp500_volume": load_sp500_volume,
     "speech_text": load_speech_text,
 }

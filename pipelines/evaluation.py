@@ -104,6 +104,14 @@ def evaluate(model, dataset, split="test"):
         from pipelines.speech import asr_metrics
 
         return asr_metrics(model, dataset)
+    if dataset.task == "generation":  # issue 9: FD in our classifier's features
+        from pipelines.generative import generation_metrics
+
+        return generation_metrics(model, dataset)
+    if dataset.task in ("denoising", "super_resolution", "inpainting"):  # issue 9
+        from pipelines.enhancement import enhancement_metrics
+
+        return enhancement_metrics(model, dataset)
     output = predict_arrays(model, X)
     if dataset.task == "multitask":
         return multitask_metrics(model, y, output)
@@ -142,6 +150,8 @@ HEADLINE_METRIC = {
     "node_classification": "accuracy",
     "graph_classification": "accuracy",
     "speech_recognition": "wer",
+    "image_enhancement": "psnr_db",
+    "generation": "fd",
 }
 
 

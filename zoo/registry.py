@@ -27,6 +27,8 @@ TASKS = (
     "node_classification",
     "graph_classification",
     "speech_recognition",
+    "image_enhancement",  # issue 9: image in, image out (pipelines.enhancement)
+    "generation",  # issue 9: noise (and class) in, image out (pipelines.generative)
 )
 HEAD_KINDS = ("classification", "regression")
 

@@ -15,6 +15,12 @@ def test_list_models_with_fnmatch_patterns():
     assert zoo.list_models("drive-*") == ["drive-bc", "drive-dagger"]
     assert zoo.list_models("asr-*") == ["asr-digits-ctc"]  # issue 11 (speech)
     assert zoo.list_models("speaker-*") == ["speaker-id"]
+    assert zoo.list_models("*-photos") == ["denoise-photos", "inpaint-photos"]  # issue 9
+    assert zoo.list_models("*-fashion-mnist") == [
+        "cnn-fashion-mnist",
+        "cvae-fashion-mnist",
+        "dcgan-fashion-mnist",
+    ]
     assert zoo.list_models("nothing-*") == []
 
 

@@ -2,7 +2,9 @@
 
 from zoo.models import (  # noqa: F401
     driving,
+    enhancement,
     finance,
+    generative,
     graph,
     multimodal,
     multitask,
