@@ -153,10 +153,11 @@ def gan_step(generator, discriminator, g_optimizer, d_optimizer, label_smoothing
     return step
 
 
-def cvae_step(encoder, decoder, optimizer):
+def cvae_step(encoder, decoder, optimizer, kl_weight=1.0):
     """One conditional-VAE step (Kingma & Welling 2014; Sohn et al. 2015): per-pixel
-    Bernoulli reconstruction loss (pixels / 255) plus the KL divergence to N(0, I), summed
-    over the image and the code, averaged over the batch.
+    Bernoulli reconstruction loss (pixels / 255) plus `kl_weight` times the KL divergence to
+    N(0, I) (a beta-VAE's beta, Higgins et al. 2017), summed over the image and the code,
+    averaged over the batch.
 
     Returns `step(state, images, labels, eps) -> (state, (loss, kl))`, state being
     [trainable (encoder's then decoder's), e_non_trainable, d_non_trainable, opt_vars].
@@ -177,7 +178,7 @@ def cvae_step(encoder, decoder, optimizer):
             target * ops.log(predicted) + (1.0 - target) * ops.log(1.0 - predicted), axis=(1, 2)
         )
         kl = -0.5 * ops.sum(1.0 + log_var - ops.square(mean) - ops.exp(log_var), axis=1)
-        return ops.mean(reconstruction + kl), (e_ntv, d_ntv, ops.mean(kl))
+        return ops.mean(reconstruction + kl_weight * kl), (e_ntv, d_ntv, ops.mean(kl))
 
     grad = value_and_grad(loss_fn)
     trainable = encoder.trainable_variables + decoder.trainable_variables
@@ -430,7 +431,8 @@ class ZooGenerator(ZooEstimator):
         optimizer = keras.optimizers.Adam(self._setting("learning_rate"))
         trainable = encoder.trainable_variables + decoder.trainable_variables
         optimizer.build(trainable)
-        step = compile_step(cvae_step(encoder, decoder, optimizer))
+        kl_weight = self._entry().recipe.get("kl_weight", 1.0)
+        step = compile_step(cvae_step(encoder, decoder, optimizer, kl_weight))
         state = [
             [v.value for v in trainable],
             [v.value for v in encoder.non_trainable_variables],

@@ -94,6 +94,7 @@ def dcgan_discriminator(filters=32, dropout=0.3):
         "batch_size": 128,
         "learning_rate": 1e-3,
         "trainer": "cvae",
+        "kl_weight": 2.0,  # a beta-VAE's beta: the decoder leans more on the class
         "validation_split": 0,
     },
 )
