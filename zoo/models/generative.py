@@ -40,7 +40,7 @@ def _upsampling_decoder(h, filters, name):
     dataset="fashion_mnist_generation",
     topic="adversarial training: a DCGAN with a custom training step on three backends",
     recipe={
-        "epochs": 6,
+        "epochs": 20,
         "batch_size": 128,
         "learning_rate": 2e-4,
         "trainer": "gan",
