@@ -12,6 +12,7 @@ Thin on purpose: it parses, calls `zoo`, `datasets` and `pipelines`, and prints.
     python cli.py publish runs/cnn-digits-20261129-101500
     python cli.py evaluate cnn-digits
     python cli.py predict cnn-fashion-mnist shoe.png batch.npy
+    python cli.py generate dcgan-fashion-mnist --n 64 --seed 0 --out grid.png
     python cli.py export cnn-digits --format onnx --out exports
     python cli.py serve cnn-fashion-mnist mlp-breast-cancer --http-port 8080
 """
@@ -164,6 +165,14 @@ def build_parser():
     recommend.add_argument("--user", type=int, required=True, help="MovieLens user id, 1..943")
     recommend.add_argument("--k", type=positive_int, default=10, help="how many (default 10)")
     recommend.add_argument("--weights", default="pretrained")
+
+    generate = add("generate", "sample images from a generative entry into a PNG grid")
+    generate.add_argument("name")
+    generate.add_argument("--n", type=positive_int, default=64, help="images (default 64)")
+    generate.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    generate.add_argument("--labels", help="class ids, comma-separated (conditional entries)")
+    generate.add_argument("--out", default="grid.png", help="the PNG file (default grid.png)")
+    generate.add_argument("--weights", default="pretrained")
 
     predict = add("predict", "predict on .npy, .csv or image files (text entries: strings)")
     predict.add_argument("name")
@@ -375,6 +384,30 @@ def command_recommend(args):
     for rank, row in enumerate(recommend(args.name, args.user, args.k, args.weights), 1):
         year = f" ({row['year']})" if row["year"] else ""
         print(f"{rank:2d}. {row['title']}{year}\t{row['score']:.4f}")
+
+
+def command_generate(args):
+    import zoo
+    from pipelines.generative import generate, is_conditional, save_grid
+
+    if not args.out.lower().endswith(".png"):
+        raise ValueError(f"--out must name a .png file. Received: --out {args.out!r}")
+    labels = None
+    if args.labels is not None:
+        try:
+            labels = [int(part) for part in args.labels.split(",")]
+        except ValueError:
+            raise ValueError(
+                f"--labels takes comma-separated class ids, e.g. 0,1,9. Received: {args.labels!r}"
+            ) from None
+        labels = labels[0] if len(labels) == 1 else labels
+    model = zoo.get(args.name, weights=args.weights)
+    if zoo.get_entry(args.name).task != "generation":
+        raise ValueError(f"generate takes a generative entry. Received: {args.name!r}")
+    images = generate(model, args.n, labels=labels, seed=args.seed)
+    # A conditional model's default labels cycle 0..9: one class per column.
+    save_grid(images, args.out, columns=10 if labels is None and is_conditional(model) else 8)
+    print(f"wrote {len(images)} images to {args.out}")
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -623,6 +656,7 @@ COMMANDS = {
     "publish": command_publish,
     "evaluate": command_evaluate,
     "recommend": command_recommend,
+    "generate": command_generate,
     "predict": command_predict,
     "export": command_export,
     "serve": command_serve,

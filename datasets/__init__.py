@@ -24,6 +24,7 @@ from datasets.fashion_mnist import (
     load_fashion_mnist_multitask,
     load_fashion_mnist_ssl,
 )
+from datasets.generation import load_fashion_mnist_generation
 from datasets.graphs import load_drosophila, load_drosophila_ego, load_karate_club
 from datasets.mnist_digits import load_mnist_digits_100
 from datasets.movielens import (
@@ -31,6 +32,7 @@ from datasets.movielens import (
     load_movielens_ratings,
     load_movielens_ratings_features,
 )
+from datasets.photos import load_photos_denoise, load_photos_inpaint, load_photos_x3
 from datasets.sklearn_sets import load_breast_cancer, load_diabetes, load_digits
 from datasets.speech import load_asterisk_prompts, load_digit_strings, load_japanese_vowels
 from datasets.speech_text import load_speech_text
@@ -55,6 +57,7 @@ LOADERS = {
     "fashion_mnist_multitask": load_fashion_mnist_multitask,
     "fashion_mnist_ssl": load_fashion_mnist_ssl,
     "japanese_vowels": load_japanese_vowels,
+    "fashion_mnist_generation": load_fashion_mnist_generation,
     "karate_club": load_karate_club,
     "mnist_digits_100": load_mnist_digits_100,
     "movielens_implicit": load_movielens_implicit,
@@ -63,6 +66,9 @@ LOADERS = {
     "noisy_prompts": load_noisy_prompts,
     "german_credit": load_german_credit,
     "lending_club": load_lending_club,
+    "photos_denoise": load_photos_denoise,
+    "photos_inpaint": load_photos_inpaint,
+    "photos_x3": load_photos_x3,
     "sp500_volume": load_sp500_volume,
     "speech_text": load_speech_text,
     "spam_assassin": load_spam_assassin,  # issue 8: text

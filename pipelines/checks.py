@@ -43,6 +43,8 @@ ESTIMATOR_OF_TASK = {
     "retrieval": "ZooRetriever",
     "node_classification": "pipelines.graph.ZooNodeClassifier",
     "graph_classification": "pipelines.graph.ZooGraphClassifier",
+    "image_enhancement": "pipelines.enhancement.ZooImageEnhancer",
+    "generation": "pipelines.generative.ZooGenerator",
 }
 
 

@@ -87,6 +87,10 @@ DATASET_METRICS = {
     "detection": "pipelines.detection:detection_metrics",  # COCO mAP
     "speech_enhancement": "pipelines.speech:enhancement_metrics",  # SI-SDR gains, baseline
     "text_classification": "pipelines.text:dataset_metrics",  # macro recall, f1 (issue 8)
+    "generation": "pipelines.generative:generation_metrics",  # FD in our classifier's features
+    "denoising": "pipelines.enhancement:image_metrics",  # PSNR/SSIM vs scikit-image baselines
+    "super_resolution": "pipelines.enhancement:image_metrics",
+    "inpainting": "pipelines.enhancement:image_metrics",
 }
 
 
@@ -158,6 +162,8 @@ HEADLINE_METRIC = {
     "segmentation": "mean_iou",
     "detection": "map50",
     "speech_enhancement": "si_sdr_gain_db",
+    "image_enhancement": "psnr_db",
+    "generation": "fd",
 }
 
 

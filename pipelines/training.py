@@ -113,6 +113,14 @@ def estimator_for(name, **params):
 
         estimator = ZooSegmenter if task == "segmentation" else ZooDetector
         return estimator(name, **params)
+    if task == "generation":  # issue 9: GAN / CVAE, a custom step on three backends
+        from pipelines.generative import ZooGenerator
+
+        return ZooGenerator(name, **params)
+    if task == "image_enhancement":  # issue 9: images in, images out
+        from pipelines.enhancement import ZooImageEnhancer
+
+        return ZooImageEnhancer(name, **params)
     if task in ("node_classification", "graph_classification"):
         from pipelines import graph
 
@@ -654,9 +662,9 @@ def publish_run(run_dir):
     weights_path = run_dir / "best.weights.h5"
     zoo.weights.load_into(model, weights_path)
     exports_verified = []
-    # Labels name the classes of a one-output classifier; a multitask entry's class names
-    # (a dict per head) and those of a model with several outputs (a node classifier's
-    # probabilities and embeddings) stay in the manifest row.
+    # Labels name the classes of a one-output classifier (not a generator's classes, issue 9);
+    # a multitask entry's class names (a dict per head) and those of a model with several
+    # outputs (a node classifier's probabilities and embeddings) stay in the manifest row.
     one_output = not isinstance(model.output, dict)
     labels = config["class_names"] if isinstance(config["class_names"], list) else None
     labels = labels if one_output and "probabilities" in model.output_names else None

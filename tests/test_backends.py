@@ -18,6 +18,10 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GOLDEN_ATOL = 1e-4
+# Or this share of an output's largest golden value, for outputs on a large scale: the
+# generated / enhanced pixels (0..255) of issue 9's entries differ by up to 2.7e-4 between
+# backends (float32 rounding, about 1e-6 of 255).
+GOLDEN_RTOL = 2e-6
 REGENERATE = "KERAS_BACKEND=tensorflow python tests/golden/make_golden.py NAME"
 TIMEOUT = 900  # s, for one backend_check.py process while the others run beside it
 
@@ -80,9 +84,16 @@ def check_golden(backend, golden):
             f"{name}: the golden outputs were made from other weights; if the weights changed "
             f"on purpose, regenerate: {REGENERATE}"
         )
+        with np.load(ROOT / "tests" / "golden" / f"{name}.npz") as stored:
+            peaks = {
+                key: float(np.max(np.abs(stored[f"output/{key}"])))
+                for key in report["max_abs_diff"]
+                if f"output/{key}" in stored.files
+            }
         for output, diff in report["max_abs_diff"].items():
             assert diff is not None, f"{backend}: {name} gives no output {output!r} of that shape"
-            assert diff <= GOLDEN_ATOL, f"{backend}: {name}/{output} off by {diff:.3g}"
+            tolerance = max(GOLDEN_ATOL, GOLDEN_RTOL * peaks.get(output, 0.0))
+            assert diff <= tolerance, f"{backend}: {name}/{output} off by {diff:.3g}"
 
 
 def test_golden_files_cover_the_shipped_weights():

@@ -31,6 +31,8 @@ TASKS = (
     "segmentation",  # issue 10: per-pixel classes
     "detection",  # issue 10: boxes and classes
     "speech_enhancement",  # issue 11: noisy waveform -> enhanced waveform
+    "image_enhancement",  # issue 9: image in, image out (pipelines.enhancement)
+    "generation",  # issue 9: noise (and class) in, image out (pipelines.generative)
 )
 HEAD_KINDS = ("classification", "regression")
 

@@ -80,7 +80,7 @@ def serving_function(spec, core, strings, text_inputs=None):
         tf.TensorSpec((None,), tf.string, name=s.name) if s.name in text_inputs else s
         for s in spec.tensor_specs
     ]
-    lengths = {s.name: s.shape[1] for s in spec.tensor_specs}
+    lengths = {s.name: s.shape[1] for s in spec.tensor_specs if s.name in text_inputs}
 
     def serve(*args):
         named = {

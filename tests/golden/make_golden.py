@@ -72,9 +72,17 @@ def golden_inputs(name, model):
     for tensor in sorted(model.inputs, key=lambda tensor: tensor.name != "node_features"):
         shape = tuple(tensor.shape[1:])
         kind = tensor.name
-        if kind == "image":
+        if kind in ("image", "mask"):  # fully convolutional models (issue 9): 24x24 here
+            shape = tuple(24 if d is None else d for d in shape)
+        if kind == "mask":  # inpainting holes: 1 in a hole, 0 elsewhere
+            x = (rng.uniform(0.0, 1.0, (SAMPLES,) + shape) < 0.2).astype("float64")
+        elif kind == "image":
             top = PIXEL_RANGE.get(name, 255.0)
             x = np.round(rng.uniform(0.0, top, (SAMPLES,) + shape))
+        elif kind == "noise":  # generators (issue 9): standard-normal noise
+            x = rng.normal(0.0, 1.0, (SAMPLES,) + shape)
+        elif kind == "label":  # the class ids of a conditional generator
+            x = rng.integers(0, 10, (SAMPLES,) + shape)
         elif kind == "audio":
             # Speech loudness: RMS about 0.05 (the datasets' TARGET_RMS); a silent first clip.
             x = np.clip(rng.normal(0.0, 0.05, (SAMPLES,) + shape), -1.0, 1.0)

@@ -17,6 +17,13 @@ def test_list_models_with_fnmatch_patterns():
     assert zoo.list_models("speaker-*") == ["speaker-id"]
     assert zoo.list_models("speech-en*") == ["speech-enhance"]
     assert zoo.list_models("*-composites") == ["detect-composites", "segment-composites"]
+    assert zoo.list_models("*-photos") == ["denoise-photos", "inpaint-photos"]  # issue 9
+    assert zoo.list_models("*-fashion-mnist") == [
+        "cnn-fashion-mnist",
+        "cvae-fashion-mnist",
+        "dcgan-fashion-mnist",
+        "ssl-fashion-mnist",
+    ]
     assert zoo.list_models("nothing-*") == []
 
 

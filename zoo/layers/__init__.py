@@ -12,6 +12,7 @@ from zoo.layers.fusion import (
     fusion_layer,
 )
 from zoo.layers.graph import GraphConvolution, GraphPooling
+from zoo.layers.image import PixelShuffle
 
 __all__ = [
     "FUSIONS",
@@ -23,6 +24,7 @@ __all__ = [
     "GraphConvolution",
     "GraphPooling",
     "ModalityDropout",
+    "PixelShuffle",
     "audio_encoder",
     "fusion_layer",
     "image_cnn_encoder",

@@ -3,7 +3,9 @@
 from zoo.models import (  # noqa: F401
     detection,
     driving,
+    enhancement,
     finance,
+    generative,
     graph,
     multimodal,
     multitask,
