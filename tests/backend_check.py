@@ -6,11 +6,16 @@ train it briefly through its pipeline. Saves the predictions to the .npz given a
 Golden outputs (no dataset needed): for every tests/golden/NAME.npz, the shipped weights of
 NAME predict on its stored input; argv[1] + ".golden.json" gets, per entry and output, the
 largest |output - golden output| (and the sha256 the golden file was made from).
+
+The golden phase runs while the parent builds the datasets; the dataset phase waits for the
+file argv[2] to exist (the parent creates it when every dataset is cached), so a dataset is
+never built by several processes at once. The parent stops this process if it fails first.
 """
 
 import json
 import pathlib
 import sys
+import time
 
 import keras
 import numpy as np
@@ -67,6 +72,10 @@ for path in sorted(GOLDEN.glob("*.npz")):
     print(f"golden {name}: max |diff| {golden[name]['max_abs_diff']}")
 with open(sys.argv[1] + ".golden.json", "w") as file:
     json.dump(golden, file, indent=1)
+
+ready = pathlib.Path(sys.argv[2])
+while not ready.exists():  # the parent kills this process if it never comes
+    time.sleep(0.2)
 
 predictions = {}
 data, data_name = None, None
