@@ -199,6 +199,10 @@ def report(name, model, dataset, weights="pretrained"):
 
         return run_protocol(name, model, dataset)
     metrics = {**evaluate(model, dataset), **dataset.provenance.get("baseline_metrics", {})}
+    if dataset.task == "text_classification":  # computed on first use, not at loading
+        from datasets.text import baseline_metrics
+
+        metrics.update(baseline_metrics(dataset.name))
     if dataset.task == "driving":
         from pipelines.driving import other_recipes
 
