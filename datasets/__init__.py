@@ -14,7 +14,7 @@ Example:
 import difflib
 
 from datasets.av_mnist import load_av_mnist
-from datasets.base import Dataset, DatasetMissingError
+from datasets.base import Dataset, DatasetMissingError, build_lock
 from datasets.composites import load_composites_detect, load_composites_segment
 from datasets.credit import load_german_credit, load_lending_club
 from datasets.driving import load_driving
@@ -94,4 +94,5 @@ def load(name):
         raise ValueError(
             f"No dataset is named {name!r}.{hint} Known datasets: {', '.join(sorted(LOADERS))}."
         )
-    return LOADERS[name]()
+    with build_lock(name):  # a cold cache is built by one process at a time
+        return LOADERS[name]()

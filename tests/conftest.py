@@ -58,3 +58,10 @@ def load_dataset():
         return cache[key]
 
     return load
+
+
+def pytest_collection_modifyitems(items):
+    """tests/test_backends.py first, the rest in their order: it is the longest module (three
+    backend processes and every entry's dataset), so under pytest-xdist (`-n 2`, the
+    project's default) one worker starts it at once while the other takes the rest."""
+    items.sort(key=lambda item: item.path.name != "test_backends.py")
