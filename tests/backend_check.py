@@ -7,15 +7,15 @@ Golden outputs (no dataset needed): for every tests/golden/NAME.npz, the shipped
 NAME predict on its stored input; argv[1] + ".golden.json" gets, per entry and output, the
 largest |output - golden output| (and the sha256 the golden file was made from).
 
-The golden phase runs while the parent builds the datasets; the dataset phase waits for the
-file argv[2] to exist (the parent creates it when every dataset is cached), so a dataset is
-never built by several processes at once. The parent stops this process if it fails first.
+The three processes (one per backend) go through the datasets in the same order, each
+starting a third of the way further on, so that on a fresh machine they build different cold
+caches at once; a dataset another process is building is waited for (`datasets.load` holds
+its build lock), never built twice.
 """
 
 import json
 import pathlib
 import sys
-import time
 
 import keras
 import numpy as np
@@ -39,6 +39,21 @@ def flatten(name, output):
     if isinstance(output, dict):
         return {f"{name}/{key}": np.asarray(value) for key, value in output.items()}
     return {name: np.asarray(output)}
+
+
+def check_entry(name, data):
+    """Predicts on 32 test samples (kept in `predictions`) and trains one brief epoch."""
+    model = zoo.get(name)
+    x_test = head(data.X_test, 32)
+    if zoo.get_entry(name).task == "generation":  # issue 9: noise (and labels) in
+        from pipelines.generative import noise_inputs
+
+        x_test = noise_inputs(model, 32, seed=0)
+    predictions.update(flatten(name, model.predict(x_test, verbose=0)))
+    estimator = estimator_for(name, epochs=1, batch_size=16, random_state=0)
+    estimator.fit(head(data.X_train, 64), head(data.y_train, 64))
+    estimator.predict(head(x_test, 8))
+    assert all(np.isfinite(values).all() for values in estimator.history_.values())
 
 
 # Golden outputs first: they need no dataset.
@@ -73,27 +88,16 @@ for path in sorted(GOLDEN.glob("*.npz")):
 with open(sys.argv[1] + ".golden.json", "w") as file:
     json.dump(golden, file, indent=1)
 
-ready = pathlib.Path(sys.argv[2])
-while not ready.exists():  # the parent kills this process if it never comes
-    time.sleep(0.2)
-
+by_dataset = {}  # dataset: its entries, datasets in the order of their first entry
+for name in zoo.list_models():
+    by_dataset.setdefault(zoo.get_entry(name).dataset, []).append(name)
+order = list(by_dataset)
+start = ["tensorflow", "jax", "torch"].index(keras.backend.backend()) * len(order) // 3
 predictions = {}
-data, data_name = None, None
-for name in zoo.list_models():  # sorted: entries on the same dataset come together
-    if zoo.get_entry(name).dataset != data_name:  # loaded once for them, one kept at a time
-        data_name = zoo.get_entry(name).dataset
-        data = datasets.load(data_name)  # a missing data package fails
-    model = zoo.get(name)
-    x_test = head(data.X_test, 32)
-    if zoo.get_entry(name).task == "generation":  # issue 9: noise (and labels) in
-        from pipelines.generative import noise_inputs
-
-        x_test = noise_inputs(model, 32, seed=0)
-    predictions.update(flatten(name, model.predict(x_test, verbose=0)))
-    estimator = estimator_for(name, epochs=1, batch_size=16, random_state=0)
-    estimator.fit(head(data.X_train, 64), head(data.y_train, 64))
-    estimator.predict(head(x_test, 8))
-    assert all(np.isfinite(values).all() for values in estimator.history_.values())
+for data_name in order[start:] + order[:start]:
+    data = datasets.load(data_name)  # a missing data package fails; one kept at a time
+    for name in by_dataset[data_name]:
+        check_entry(name, data)
 np.savez(sys.argv[1], **predictions)
 
 print("backend:", keras.backend.backend())

@@ -23,7 +23,7 @@ GOLDEN_ATOL = 1e-4
 # backends (float32 rounding, about 1e-6 of 255).
 GOLDEN_RTOL = 2e-6
 REGENERATE = "KERAS_BACKEND=tensorflow python tests/golden/make_golden.py NAME"
-TIMEOUT = 900  # s, for one backend_check.py process while the others run beside it
+TIMEOUT = 1800  # s, a hang guard for one backend_check.py process (cold dataset builds included)
 
 
 class BackendRun:
@@ -34,12 +34,12 @@ class BackendRun:
     which leaves the other core to the others. `result()` waits for it.
     """
 
-    def __init__(self, backend, out, ready):
+    def __init__(self, backend, out):
         self.backend, self.out = backend, out
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
         self.stdout, self.stderr = open(f"{out}.stdout", "w+"), open(f"{out}.stderr", "w+")
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "backend_check.py"), str(out), str(ready)],
+            [sys.executable, str(ROOT / "tests" / "backend_check.py"), str(out)],
             cwd=ROOT,
             env={**env, "PYTHONPATH": str(ROOT)},
             stdout=self.stdout,
@@ -125,34 +125,22 @@ def test_golden_check_catches_a_drift():
 
 
 @pytest.fixture(scope="module")
-def backend_runs(request, tmp_path_factory, load_dataset):
-    """{backend: BackendRun} for TensorFlow and the other backends the selected tests need.
-
-    The processes start at once and check the golden outputs (no dataset needed) while every
-    entry's dataset is loaded here (the session's `load_dataset`, which later tests reuse): a
-    constructed dataset not cached yet is built once, in this process, not three times over by
-    three processes at once on a fresh machine. Then a file tells them to go on.
-    """
-    import zoo
-
+def backend_runs(request, tmp_path_factory):
+    """{backend: BackendRun} for TensorFlow and the other backends the selected tests need,
+    all started together before any of them is waited for. On a fresh machine they build
+    the cold dataset caches between them (tests/backend_check.py), each one once."""
     needed = {"tensorflow"}
     for item in request.session.items:  # the selected tests (after -k, --deselect)
         callspec = getattr(item, "callspec", None)
         if item.module is request.module and callspec and "backend" in callspec.params:
             needed.add(callspec.params["backend"])
-    ready = tmp_path_factory.mktemp("datasets") / "ready"
     runs = {
-        backend: BackendRun(backend, tmp_path_factory.mktemp(backend) / "out.npz", ready)
+        backend: BackendRun(backend, tmp_path_factory.mktemp(backend) / "out.npz")
         for backend in sorted(needed)
     }
-    try:
-        for name in zoo.list_models():
-            load_dataset(zoo.get_entry(name).dataset)
-        ready.touch()
-        yield runs
-    finally:
-        for run in runs.values():
-            run.stop()
+    yield runs
+    for run in runs.values():
+        run.stop()
 
 
 def test_golden_outputs_on_tensorflow(backend_runs):
